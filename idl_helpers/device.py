@@ -1,0 +1,29 @@
+"""Choosing the torch device a notebook runs on."""
+
+from __future__ import annotations
+
+VALID = ("auto", "cpu", "cuda")
+
+
+def resolve(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if device not in VALID and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r}; use one of {', '.join(VALID)} or cuda:N")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA GPU")
+    return device
+
+
+def describe(device: str) -> str:
+    """A human-readable device name for results, e.g. ``cuda (NVIDIA H100 80GB HBM3)``."""
+    import platform
+
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

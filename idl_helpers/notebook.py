@@ -1,0 +1,80 @@
+"""What every notebook does first and last.
+
+First cell after the ``parameters`` cell::
+
+    from idl_helpers.notebook import setup
+    ctx = setup("II_1a_4a_softmax_perplexity", profile=profile, seed=seed, device=device, data_dir=data_dir)
+    rec = ctx.recorder
+
+Last cell::
+
+    ctx.finish()   # saves the results JSON and shows them beside the report's numbers
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import device as device_mod
+from . import paths
+from .profiles import check_profile
+from .results import Recorder
+
+
+@dataclass
+class Context:
+    name: str
+    profile: str
+    seed: int
+    device: str
+    recorder: Recorder
+
+    def finish(self, show: bool = True):
+        """Save the results and return (for display) our numbers beside the report's."""
+        path = self.recorder.save()
+        if not show:
+            return path
+        from .scorecard import compare
+
+        return compare(self.recorder.records)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) from one number."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def plot_style() -> None:
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 4),
+                         "axes.titleweight": "bold"})
+
+
+def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_dir: str = "",
+          data_variant: str | None = None) -> Context:
+    """Validate the papermill parameters, seed everything, pick the device, start a Recorder."""
+    check_profile(profile)
+    if data_dir:
+        if not Path(data_dir).is_dir():
+            raise FileNotFoundError(f"data_dir={data_dir!r} is not a directory")
+        os.environ[paths.DATA_DIR_ENV] = str(Path(data_dir).resolve())
+    dev = device_mod.resolve(device)
+    seed_everything(seed)
+    plot_style()
+    rec = Recorder(name, profile=profile, seed=seed, device=device_mod.describe(dev), data_variant=data_variant)
+    return Context(name, profile, int(seed), dev, rec)

@@ -1,0 +1,61 @@
+"""Where things live: the repository, the local data directory, caches, results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root (the folder holding ``_config.yml``).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Environment variable naming a local directory with the raw data files
+#: (read first, never written to).
+DATA_DIR_ENV = "IDL_DATA_DIR"
+#: Environment variable naming a writable cache directory (downloads, processed data).
+CACHE_DIR_ENV = "IDL_CACHE_DIR"
+#: Environment variable that forbids downloads (set it on offline machines and in tests).
+OFFLINE_ENV = "IDL_OFFLINE"
+#: Environment variable overriding where notebooks write their results.
+RESULTS_DIR_ENV = "IDL_RESULTS_DIR"
+
+
+def data_dir() -> Path | None:
+    """The local data directory named by ``$IDL_DATA_DIR``, or ``None``.
+
+    When the variable is unset and a ``shared/data`` folder sits beside the
+    repository (the layout of the offline machines this book is built on), that
+    folder is used.
+    """
+    value = os.environ.get(DATA_DIR_ENV)
+    if value:
+        return Path(value).expanduser().resolve()
+    sibling = REPO_ROOT.parent / "shared" / "data"
+    return sibling if sibling.is_dir() else None
+
+
+def cache_dir() -> Path:
+    """A writable cache directory (``$IDL_CACHE_DIR``, else ``~/.cache/idl-book``)."""
+    value = os.environ.get(CACHE_DIR_ENV)
+    path = Path(value).expanduser() if value else Path.home() / ".cache" / "idl-book"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def offline() -> bool:
+    """True when downloads are forbidden (``$IDL_OFFLINE`` set to anything but 0/false)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def book_dir() -> Path:
+    return REPO_ROOT / "book"
+
+
+def notebooks_dir() -> Path:
+    return REPO_ROOT / "notebooks"
+
+
+def results_dir(profile: str | None = None) -> Path:
+    """Results root (``book/results`` unless ``$IDL_RESULTS_DIR``), or one profile's folder."""
+    value = os.environ.get(RESULTS_DIR_ENV)
+    root = Path(value).expanduser() if value else book_dir() / "results"
+    return root / profile if profile else root

@@ -1,0 +1,168 @@
+"""Results are data: every executed notebook records its key numbers as JSON.
+
+One file per notebook and profile, ``book/results/<profile>/<notebook>.json``
+(``$IDL_RESULTS_DIR`` overrides the root). A record says which question it answers,
+the metric, the value and everything needed to judge it: profile, seed, device, data
+variant, wall time, library versions, git commit.
+
+Typical use at the top and bottom of a notebook::
+
+    rec = Recorder("II_1a_4a_gradients_perplexity", profile=profile, seed=seed, device=device)
+    ...
+    rec.check("II.1a", passed=bool(diff == 0), expression=str(grad))   # a verified derivation
+    rec.add("II.1d", "dev perplexity", ppl, data_variant="ptb-mikolov")  # a measured number
+    rec.save()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import paths
+from .profiles import check_profile
+
+SCHEMA_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    """Versions of the libraries that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for name in ("torch", "numpy", "sympy", "pandas", "sklearn", "idl_helpers"):
+        try:
+            mod = __import__(name)
+            out[name] = getattr(mod, "__version__", "?")
+        except ImportError:
+            out[name] = "missing"
+    return out
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The repository's commit (``+dirty`` when there are uncommitted changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.REPO_ROOT,
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy / torch scalars into JSON-friendly Python values; NaN and inf become strings."""
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            value = value.item()
+        except (ValueError, RuntimeError):
+            pass
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Recorder:
+    """Collects one notebook's records and writes them to its JSON file."""
+
+    def __init__(self, notebook: str, *, profile: str, seed: int, device: str,
+                 data_variant: str | None = None):
+        self.notebook = notebook
+        self.profile = check_profile(profile)
+        self.seed = int(seed)
+        self.device = device
+        self.data_variant = data_variant
+        self.records: list[dict[str, Any]] = []
+        self._t0 = time.perf_counter()
+        self._started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def add(self, question: str, metric: str, value: Any, *, data_variant: str | None = None,
+            wall_time_s: float | None = None, seed: int | None = None, **extra: Any) -> dict:
+        """Record one number (or short verdict) for a question."""
+        if not question or not metric:
+            raise ValueError("a record needs a question id and a metric name")
+        rec = {
+            "question": question,
+            "metric": metric,
+            "value": _plain(value),
+            "profile": self.profile,
+            "seed": self.seed if seed is None else int(seed),
+            "device": self.device,
+            "data_variant": data_variant or self.data_variant,
+            "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
+        }
+        if extra:
+            rec["extra"] = _plain(extra)
+        self.records.append(rec)
+        return rec
+
+    def check(self, question: str, passed: bool, *, what: str = "check", **quantities: Any) -> dict:
+        """Record a verified derivation or test: ``value`` is ``"passed"`` or ``"FAILED"``.
+
+        Raises ``AssertionError`` after recording when the check failed, so a wrong
+        derivation stops the notebook (and the book build) instead of being rendered.
+        """
+        rec = self.add(question, what, "passed" if passed else "FAILED", **quantities)
+        if not passed:
+            self.save()
+            raise AssertionError(f"{question}: {what} FAILED ({quantities})")
+        return rec
+
+    def save(self) -> Path:
+        """Write (overwrite) ``<results>/<profile>/<notebook>.json``; returns its path."""
+        out = paths.results_dir(self.profile) / f"{self.notebook}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "schema": SCHEMA_VERSION,
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "seed": self.seed,
+            "device": self.device,
+            "started_utc": self._started,
+            "wall_time_s": round(time.perf_counter() - self._t0, 3),
+            "versions": versions(),
+            "git_commit": git_commit(),
+            "records": self.records,
+        }
+        out.write_text(json.dumps(payload, indent=1) + "\n")
+        return out
+
+
+def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
+    """All records (of one profile, or all), one row each, with the notebook-level fields."""
+    root = Path(root) if root else paths.results_dir()
+    files = sorted((root / profile).glob("*.json") if profile else root.glob("*/*.json"))
+    rows = []
+    for f in files:
+        payload = json.loads(f.read_text())
+        for r in payload["records"]:
+            rows.append({**r, "notebook": payload["notebook"],
+                         "notebook_wall_time_s": payload["wall_time_s"],
+                         "git_commit": payload["git_commit"],
+                         "torch": payload["versions"].get("torch"),
+                         "started_utc": payload["started_utc"]})
+    cols = ["question", "metric", "value", "profile", "seed", "device", "data_variant",
+            "wall_time_s", "notebook", "notebook_wall_time_s", "git_commit", "torch", "started_utc", "extra"]
+    df = pd.DataFrame(rows)
+    for c in cols:
+        if c not in df:
+            df[c] = None
+    return df[cols + [c for c in df.columns if c not in cols]]
