@@ -1,0 +1,123 @@
+"""The Deep Averaging Network (Iyyer et al., 2015) over batches of token ids (question II.5).
+
+A review is the average of its words' (fixed GloVe) vectors, followed by an MLP::
+
+    model = DAN(data.embeddings, hidden=(450, 100, 50, 10), activations="relu", word_dropout=0.3)
+    logits = model(ids, lengths)          # ids (B, L) right-padded with 0, lengths (B,)
+
+The average is an embedding lookup and a masked mean over the real tokens of the batch
+(trimmed to the longest review in the batch), never a dense reviews × length × dim tensor
+of the whole data set. Word dropout (training only) removes whole tokens before the
+average: the review is then the mean of the words that survived.
+
+:func:`word_contributions` splits the logit difference (positive − negative) into one
+number per token. Because the average is linear in the word vectors, the integrated
+gradient of the MLP along the straight path from the empty review (average = 0) to the
+review's average, ``g``, gives each token ``i`` of an ``n``-token review the share
+``g · e_i / n``; the shares add up to ``f(avg) − f(0)`` (exactly for a linear head, up to
+the quadrature error of the path integral otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "hardswish": nn.Hardswish, "tanh": nn.Tanh}
+
+#: the report's hidden widths; depth k uses the first k of them
+REPORT_HIDDEN = (450, 100, 50, 10)
+
+
+def _activations(activations: str | Sequence[str], n: int) -> list[str]:
+    names = [activations] * n if isinstance(activations, str) else list(activations)
+    if len(names) != n:
+        raise ValueError(f"{n} hidden layers need {n} activations, got {names}")
+    unknown = [a for a in names if a not in ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"unknown activations {unknown}; known: {sorted(ACTIVATIONS)}")
+    return names
+
+
+class DAN(nn.Module):
+    """Average of word vectors → [Linear → activation] × len(hidden) → Linear(·, n_classes)."""
+
+    def __init__(self, embeddings, hidden: Sequence[int] = REPORT_HIDDEN, activations: str | Sequence[str] = "relu",
+                 word_dropout: float = 0.0, n_classes: int = 2, freeze: bool = True):
+        super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError("word_dropout must be in [0, 1)")
+        emb = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+        self.embedding = nn.Embedding.from_pretrained(emb, freeze=freeze, padding_idx=0)
+        self.word_dropout = float(word_dropout)
+        self.activation_names = _activations(activations, len(hidden))
+        layers: list[nn.Module] = []
+        width = emb.shape[1]
+        for h, act in zip(hidden, self.activation_names):
+            layers += [nn.Linear(width, h), ACTIVATIONS[act]()]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.head = nn.Sequential(*layers)
+
+    def token_mask(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` float mask of the tokens that enter the average: the real tokens, and in
+        training mode each kept with probability ``1 − word_dropout`` (a review that would lose
+        every token keeps all of them)."""
+        mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
+        if self.training and self.word_dropout > 0:
+            keep = mask & (torch.rand(mask.shape, device=ids.device) >= self.word_dropout)
+            empty = keep.sum(1) == 0
+            mask = torch.where(empty[:, None], mask, keep)
+        return mask.float()
+
+    def average(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Masked mean of the word vectors, ``(B, dim)``."""
+        width = int(lengths.max())
+        ids = ids[:, :width]
+        mask = self.token_mask(ids, lengths)
+        summed = torch.einsum("bl,bld->bd", mask, self.embedding(ids))
+        return summed / mask.sum(1, keepdim=True).clamp_min(1.0)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.average(ids, lengths))
+
+
+def report_dan(embeddings, depth: int = 4, **kwargs) -> DAN:
+    """The report's model with ``depth`` hidden layers (widths 450, 100, 50, 10 in that order)."""
+    if not 0 <= depth <= len(REPORT_HIDDEN):
+        raise ValueError(f"depth must be 0..{len(REPORT_HIDDEN)}")
+    return DAN(embeddings, hidden=REPORT_HIDDEN[:depth], **kwargs)
+
+
+def word_contributions(model: DAN, ids: torch.Tensor, lengths: torch.Tensor, steps: int = 256):
+    """Per-token shares of the logit difference (see the module docstring).
+
+    Returns ``(contrib, f0, f)``: ``contrib (B, L)`` (0 at padding), the logit difference of
+    the empty review ``f0 (B,)`` and of the review ``f (B,)``; ``contrib.sum(1) ≈ f − f0``.
+    """
+    was = model.training
+    model.eval()
+    width = int(lengths.max())
+    ids = ids[:, :width]
+    with torch.no_grad():
+        mask = model.token_mask(ids, lengths)
+        per_token = model.embedding(ids) * (mask / mask.sum(1, keepdim=True))[..., None]   # e_i / n
+        avg = per_token.sum(1)
+    alphas = (torch.arange(steps, dtype=avg.dtype) + 0.5) / steps                        # midpoint rule
+    path = (alphas[:, None, None] * avg[None]).requires_grad_(True)                        # (S, B, d)
+    logits = model.head(path)
+    diff = logits[..., 1] - logits[..., 0]
+    (grad,) = torch.autograd.grad(diff.sum(), path)
+    g = grad.mean(0)                                                                        # (B, d)
+    with torch.no_grad():
+        contrib = torch.einsum("bld,bd->bl", per_token, g)
+        ends = model.head(torch.stack([torch.zeros_like(avg), avg]))
+        f0, f = (ends[..., 1] - ends[..., 0]).unbind(0)
+    model.train(was)
+    return contrib, f0, f
+
+
+__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions"]
