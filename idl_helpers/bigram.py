@@ -1,0 +1,312 @@
+"""Bigram language models on Penn Treebank (NLP Assignment 2, questions 1d, 4 and 6).
+
+* data: :func:`prepare_mikolov` / :func:`prepare_course` turn a PTB variant into padded
+  sentences over a 2,000-word vocabulary (``UUUNKKK`` for the rest) and (previous, next)
+  index pairs, exactly as the course's ``convert_to_lm_dataset`` pairs them;
+* the neural bigram LM (fixed GloVe input → sigmoid hidden → softmax) trained with
+  :mod:`idl_helpers.numpy_nn` by plain SGD: :func:`train_neural_lm`;
+* perplexity, vectorised (:func:`perplexity`) and as a per-example loop
+  (:func:`perplexity_loop`, the reference for the test);
+* count-based baselines: add-k (:func:`add_k_bigram`) and interpolated Kneser–Ney
+  (:func:`kneser_ney_bigram`) conditional probability tables;
+* tokenisation of raw text with either variant's rules (:func:`tokenize_text`, II.4b).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from . import numpy_nn as nn
+from .data import ptb
+
+BOS, EOS, UNK = ptb.BOS, ptb.EOS, ptb.UNK
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class Corpus:
+    """Padded sentences of one split, their indices, and the bigram pairs."""
+
+    vocab: list[str]
+    sentences: list[list[str]]       # padded: <s> w1 … wn </s>, unknown words already UUUNKKK
+    prev: np.ndarray = field(repr=False)
+    next: np.ndarray = field(repr=False)
+    sentence_of_pair: np.ndarray = field(repr=False)
+
+    @property
+    def n_tokens(self) -> int:
+        """Predicted tokens (every word and ``</s>``, not ``<s>``)."""
+        return len(self.next)
+
+    @property
+    def unk_rate(self) -> float:
+        return float(np.mean(self.next == self.vocab.index(UNK)))
+
+
+def index_sentences(sentences: Sequence[Sequence[str]], vocab: Sequence[str]) -> Corpus:
+    """(previous word, word) pairs of padded sentences, as the course's ``convert_to_lm_dataset``.
+
+    The course pads with two ``<s>`` and skips the first two positions; with one ``<s>`` and
+    every position after it the pairs are the same: (<s>, w1), (w1, w2), …, (wn, </s>).
+    """
+    index = {w: i for i, w in enumerate(vocab)}
+    unk = index[UNK]
+    ids = [np.fromiter((index.get(w, unk) for w in s), dtype=np.int64, count=len(s)) for s in sentences]
+    prev = np.concatenate([a[:-1] for a in ids]) if ids else np.zeros(0, np.int64)
+    nxt = np.concatenate([a[1:] for a in ids]) if ids else np.zeros(0, np.int64)
+    sid = np.repeat(np.arange(len(ids)), [len(a) - 1 for a in ids])
+    padded = [[w if w in index else UNK for w in s] for s in sentences]
+    return Corpus(list(vocab), padded, prev, nxt, sid)
+
+
+def _mikolov_sentences(split: str) -> list[list[str]]:
+    return [ptb.pad([UNK if w == "<unk>" else w for w in s]) for s in ptb.load_mikolov(split)]
+
+
+def prepare_mikolov(vocab_size: int = 2000) -> dict[str, Corpus]:
+    """Mikolov's PTB (``<unk>`` read as ``UUUNKKK``) over its ``vocab_size`` most frequent
+    training words (``<s>``, ``</s>``, ``UUUNKKK`` included, as in the course's vocabulary)."""
+    train = _mikolov_sentences("train")
+    vocab = ptb.top_vocabulary(train, vocab_size)
+    return {"train": index_sentences(train, vocab),
+            "dev": index_sentences(_mikolov_sentences("valid"), vocab)}
+
+
+def course_train_available() -> bool:
+    """Whether the course's tagged ``ptb-train.txt`` can be had (local data dir, cache or download)."""
+    try:
+        ptb.fetch(ptb.COURSE["train"])
+        return True
+    except Exception:  # noqa: BLE001 - any failure to get the file means "not available"
+        return False
+
+
+def prepare_course(vocab_size: int = 2000) -> dict[str, Corpus]:
+    """The course's variant: its vocabulary file's top ``vocab_size`` words, its rules."""
+    vocab = list(ptb.load_course_vocab(vocab_size)["word"])
+    return {split: index_sentences(ptb.load_course(split, vocab_size), vocab)
+            for split in ("train", "dev")}
+
+
+# --------------------------------------------------------------------------- tokenising raw text
+_L = "A-Za-z\u00C0-\u024F"
+_CLITIC = re.compile(r"(?i)(n't|'s|'re|'ve|'d|'ll|'m)\b")
+_TOKEN = re.compile(rf"(?i)n't|'(?:s|re|ve|d|ll|m)\b|[{_L}]+(?:['-][{_L}]+)*'?|\d+(?:[.,]\d+)*|[^\s{_L}\d]")
+_SENT_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def ptb_words(text: str) -> list[str]:
+    """Penn-Treebank-style words: clitics (``n't``, ``'s``…) and punctuation split off.
+
+    ``"Don't stop, 1,000 times."`` → ``["Do", "n't", "stop", ",", "1,000", "times", "."]``
+    """
+    return _TOKEN.findall(_CLITIC.sub(r" \1", text))
+
+
+def sentences_of(text: str) -> list[str]:
+    """Sentences of running text (split after ``. ! ?``); line breaks are spaces."""
+    return [s for s in _SENT_END.split(" ".join(text.split())) if s.strip()]
+
+
+def mikolov_word(word: str) -> str | None:
+    """Mikolov's rules: lower-case, numbers → ``N``, punctuation dropped (``None``)."""
+    w = word.lower()
+    if any(c.isalpha() for c in w):
+        return w
+    if any(c.isdigit() for c in w):
+        return "N"
+    return None
+
+
+def tokenize_text(text: str, variant: str, vocab: Sequence[str]) -> list[list[str]]:
+    """Padded sentences of raw ``text`` under ``variant``'s rules (``"mikolov"`` or ``"course"``)."""
+    vs = set(vocab)
+    out = []
+    for sent in sentences_of(text):
+        words = ptb_words(sent)
+        if variant == "course":
+            toks = [ptb.canonicalize_word(w, vs) for w in words]
+        elif variant == "mikolov":
+            toks = [t for t in (mikolov_word(w) for w in words) if t is not None]
+            toks = [t if t in vs else UNK for t in toks]
+        else:
+            raise ValueError(f"variant must be 'mikolov' or 'course', not {variant!r}")
+        if toks:
+            out.append(ptb.pad(toks))
+    return out
+
+
+# --------------------------------------------------------------------------- neural bigram LM
+def perplexity_from_nll(nll: np.ndarray) -> float:
+    return float(np.exp(np.mean(nll)))
+
+
+def perplexity(emb: np.ndarray, params: nn.Params, corpus: Corpus, chunk: int = 8192) -> float:
+    """Dev perplexity, vectorised: ``exp(mean -log p(next | prev))`` over all pairs."""
+    with threadpool_limits(1):
+        return perplexity_from_nll(nn.nll_per_example(emb[corpus.prev], corpus.next, params, chunk))
+
+
+def perplexity_loop(emb: np.ndarray, params: nn.Params, prev: Sequence[int], nxt: Sequence[int]) -> float:
+    """The same perplexity one example at a time, base 2 as the course's skeleton wrote it."""
+    total = 0.0
+    for a, b in zip(prev, nxt):
+        x = np.asarray(emb[a], dtype=np.float64)
+        z = x @ params["W1"].astype(np.float64) + params["b1"]
+        h = 1.0 / (1.0 + np.exp(-z))
+        theta = h @ params["W2"].astype(np.float64) + params["b2"]
+        p = np.exp(theta - theta.max())
+        p /= p.sum()
+        total += np.log2(p[b])
+    return float(2 ** (-total / len(nxt)))
+
+
+@dataclass
+class TrainLog:
+    iterations: list[int]
+    dev_perplexity: list[float]
+    train_loss: list[float]              # mean batch loss since the previous evaluation
+    wall_time_s: float
+    eval_time_s: float
+
+
+def train_neural_lm(emb: np.ndarray, train: Corpus, dev: Corpus | None, *, hidden: int = 50,
+                    iterations: int = 40_000, batch: int = 50, lr: float = 0.3,
+                    anneal_every: int = 20_000, seed: int = 9265, eval_every: int = 2000,
+                    dev_eval: Callable[[nn.Params], float] | None = None,
+                    progress: bool = True, blas_threads: int = 1) -> tuple[nn.Params, TrainLog]:
+    """SGD on random mini-batches of (previous-word GloVe vector, next word) pairs.
+
+    As the course's script: ``np.random.seed(seed)``, parameters ~ N(0, 1) drawn from it, the
+    step halved every ``anneal_every`` iterations (the course's ``sgd.py``), batches drawn
+    uniformly with replacement. Tiny matrix products are fastest on one BLAS thread
+    (``blas_threads``); a multi-threaded BLAS on a busy 2-core machine is ~7× slower. ``dev_eval`` (default: perplexity on ``dev``) runs every
+    ``eval_every`` iterations and at 0 for the learning curve.
+    """
+    with threadpool_limits(blas_threads):
+        return _train(emb, train, dev, hidden=hidden, iterations=iterations, batch=batch, lr=lr,
+                      anneal_every=anneal_every, seed=seed, eval_every=eval_every,
+                      dev_eval=dev_eval, progress=progress)
+
+
+def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed, eval_every,
+           dev_eval, progress):
+    rs = np.random.RandomState(seed)
+    V, d = emb.shape
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    params = nn.init_params((d, hidden, V), rs)
+    dev_eval = dev_eval or (lambda p: perplexity(emb, p, dev))
+    batches = rs.randint(0, len(train.next), size=(iterations, batch))
+    log = TrainLog([], [], [], 0.0, 0.0)
+    t0 = time.perf_counter()
+    t_eval = 0.0
+
+    def evaluate(it, losses):
+        nonlocal t_eval
+        te = time.perf_counter()
+        if dev is not None or dev_eval is not None:
+            log.dev_perplexity.append(dev_eval(params))
+        t_eval += time.perf_counter() - te
+        log.iterations.append(it)
+        log.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=iterations, desc="SGD", mininterval=2.0)
+    evaluate(0, [])
+    losses: list[float] = []
+    step = lr
+    for it in range(1, iterations + 1):
+        idx = batches[it - 1]
+        losses.append(nn.sgd_step(emb[train.prev[idx]], train.next[idx], params, step))
+        if anneal_every and it % anneal_every == 0:
+            step *= 0.5
+        if it % eval_every == 0 or it == iterations:
+            evaluate(it, losses)
+            losses = []
+            if bar is not None:
+                bar.update(it - bar.n)
+                bar.set_postfix(dev_ppl=f"{log.dev_perplexity[-1]:.1f}")
+    if bar is not None:
+        bar.close()
+    log.wall_time_s = time.perf_counter() - t0
+    log.eval_time_s = t_eval
+    return params, log
+
+
+def torch_perplexity(emb: np.ndarray, params: nn.Params, corpus: Corpus) -> float:
+    """Independent check: the same model in PyTorch (float64, ``cross_entropy``)."""
+    import torch
+
+    t = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in params.items()}
+    x = torch.as_tensor(np.asarray(emb, dtype=np.float64))[torch.as_tensor(corpus.prev)]
+    logits = torch.sigmoid(x @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
+    ce = torch.nn.functional.cross_entropy(logits, torch.as_tensor(corpus.next), reduction="mean")
+    return float(torch.exp(ce))
+
+
+# --------------------------------------------------------------------------- count-based bigrams
+def bigram_counts(corpus: Corpus) -> np.ndarray:
+    V = len(corpus.vocab)
+    return np.bincount(corpus.prev * V + corpus.next, minlength=V * V).reshape(V, V).astype(np.float64)
+
+
+def _targets(vocab: Sequence[str]) -> np.ndarray:
+    """Words that can follow something: every word but ``<s>``."""
+    return np.array([w != BOS for w in vocab])
+
+
+def add_k_bigram(counts: np.ndarray, vocab: Sequence[str], k: float) -> np.ndarray:
+    """P(w | u) = (c(u, w) + k) / (c(u) + k |targets|), a V × V table (rows sum to 1)."""
+    tgt = _targets(vocab)
+    c = counts * tgt
+    P = (c + k * tgt) / (c.sum(1, keepdims=True) + k * tgt.sum())
+    return P
+
+
+def ney_discount(counts: np.ndarray) -> float:
+    """Ney et al.'s estimate D = n1 / (n1 + 2 n2) from the counts of counts."""
+    n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
+    return float(n1 / (n1 + 2 * n2))
+
+
+def kneser_ney_bigram(counts: np.ndarray, vocab: Sequence[str], d: float | None = None) -> np.ndarray:
+    """Interpolated Kneser–Ney bigram table.
+
+    P(w|u) = max(c(u,w) − D, 0)/c(u) + D·N1+(u•)/c(u) · P_cont(w), with
+    P_cont(w) = N1+(•w)/N1+(••) itself discounted towards the uniform distribution; an unseen
+    context u falls back to P_cont.
+    """
+    d = ney_discount(counts) if d is None else d
+    tgt = _targets(vocab)
+    c = counts * tgt
+    types = (c > 0).astype(np.float64)
+    cont = types.sum(0)                                   # N1+(• w)
+    n_types = cont.sum()
+    p_cont = np.maximum(cont - d, 0) / n_types + d * np.sum(cont > 0) / n_types * tgt / tgt.sum()
+    cu = c.sum(1, keepdims=True)
+    n_follow = types.sum(1, keepdims=True)               # N1+(u •)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P = np.maximum(c - d, 0) / cu + d * n_follow / cu * p_cont[None, :]
+    P[cu[:, 0] == 0] = p_cont
+    return P
+
+
+def table_perplexity(P: np.ndarray, corpus: Corpus) -> float:
+    return perplexity_from_nll(-np.log(P[corpus.prev, corpus.next]))
+
+
+def split_heldout(corpus: Corpus, frac: float = 0.1) -> tuple[Corpus, Corpus]:
+    """The last ``frac`` of the sentences as a held-out set (for choosing k), the rest as train."""
+    n = len(corpus.sentences)
+    cut = int(round(n * (1 - frac)))
+    fit = corpus.sentence_of_pair < cut
+    mk = lambda m, sents: Corpus(corpus.vocab, sents, corpus.prev[m], corpus.next[m], corpus.sentence_of_pair[m])
+    return mk(fit, corpus.sentences[:cut]), mk(~fit, corpus.sentences[cut:])
