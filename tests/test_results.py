@@ -1,0 +1,105 @@
+"""Results files, the report registry and the scorecard built from them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from idl_helpers import paths, reports, results
+from idl_helpers.profiles import ProfileError, settings
+from idl_helpers.scorecard import compare, scorecard
+
+COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
+
+
+@pytest.fixture
+def results_root(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def test_recorder_writes_every_field(results_root):
+    rec = results.Recorder("nb", profile="quick", seed=3, device="cpu (test)", data_variant="v1")
+    rec.add("I.P3", "test accuracy", np.float32(0.8125), wall_time_s=1.23456, epochs=2)
+    rec.add("II.1d", "dev perplexity", float("nan"))
+    path = rec.save()
+    assert path == results_root / "quick" / "nb.json"
+    payload = json.loads(path.read_text())
+    for key in ("notebook", "profile", "seed", "device", "wall_time_s", "versions", "git_commit", "records"):
+        assert key in payload
+    r = payload["records"][0]
+    assert r == {"question": "I.P3", "metric": "test accuracy", "value": 0.8125, "profile": "quick", "seed": 3,
+                 "device": "cpu (test)", "data_variant": "v1", "wall_time_s": 1.235, "extra": {"epochs": 2}}
+    assert payload["records"][1]["value"] == "nan"  # JSON has no NaN: kept visible as text
+    assert {"torch", "numpy", "python"} <= set(payload["versions"])
+    df = results.load("quick")
+    assert list(df["question"]) == ["I.P3", "II.1d"] and (df["notebook"] == "nb").all()
+
+
+def test_failed_check_raises_and_is_recorded(results_root):
+    rec = results.Recorder("nb", profile="smoke", seed=0, device="cpu")
+    rec.check("II.1a", True, error=0.0)
+    with pytest.raises(AssertionError, match="II.1b"):
+        rec.check("II.1b", False, error=1.0)
+    saved = json.loads((results_root / "smoke" / "nb.json").read_text())
+    assert [r["value"] for r in saved["records"]] == ["passed", "FAILED"]
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ProfileError, match="smoke, quick, full"):
+        results.Recorder("nb", profile="fast", seed=0, device="cpu")
+    with pytest.raises(ProfileError):
+        settings("quick", smoke={"a": 1}, quick={"a": 2})  # full missing
+    with pytest.raises(ProfileError):
+        settings("quick", smoke={"a": 1}, quick={"b": 2}, full={"a": 3})
+    assert settings("full", smoke={"a": 1}, quick={"a": 2}, full={"a": 3}).a == 3
+
+
+def test_registry_is_well_formed():
+    t = reports.table()
+    assert not t.duplicated(["question", "metric"]).any()
+    assert set(t["kind"]) <= {"number", "check", "figure", "trend", "list", "essay"}
+    assert reports.value("II.1d", "dev perplexity") == 112.862
+    assert reports.value("I.P1.b", "parameters | rnn hidden=128") == 33_793
+    with pytest.raises(KeyError):
+        reports.value("II.1d", "no such metric")
+
+
+@pytest.mark.skipif(not COURSEWORK.exists(), reason="COURSEWORK.md not beside the repository")
+def test_registry_covers_every_question_of_coursework():
+    text = COURSEWORK.read_text()
+    ids = set(re.findall(r"^\| (I+\.[A-Z0-9.a-z–-]+) \|", text, flags=re.M))
+    ids = {i for i in ids if "–" not in i}  # "I.P2–4" is a group row, covered by I.P2/I.P3/I.P4
+    ids |= {"I.T2", "I.T3"}  # theory questions 2 and 3 are prose sections, not table rows
+    assert ids <= set(reports.questions()), ids - set(reports.questions())
+
+
+def test_registry_numbers_appear_in_the_sources():
+    """Every transcribed number is literally in COURSEWORK.md or the report (no number was invented)."""
+    if not COURSEWORK.exists():
+        pytest.skip("COURSEWORK.md not beside the repository")
+    seed = COURSEWORK.parent / "seeds" / "000_bdd68209f7329d04.txt"
+    text = (COURSEWORK.read_text() + (seed.read_text() if seed.exists() else "")).replace(",", "")
+    for e in reports.table().itertuples():
+        if e.kind != "number" or "sigmoid" in e.metric:  # sigmoid: "≈ tanh + 5 points", derived
+            continue
+        v = e.value
+        forms = {f"{v:g}", f"{v}".lstrip("0"), f"{v:g}".lstrip("0"), str(int(v)) if float(v).is_integer() else ""}
+        assert any(f and f in text for f in forms), (e.question, e.metric, v)
+
+
+def test_scorecard_joins_on_question_and_metric(results_root):
+    rec = results.Recorder("nb", profile="quick", seed=0, device="cpu")
+    rec.add("II.1d", "dev perplexity", 150.0, data_variant="ptb-mikolov")
+    rec.check("II.6", True)
+    rec.save()
+    card = scorecard("quick")
+    row = card[(card.question == "II.1d") & (card.metric == "dev perplexity")].iloc[0]
+    assert row.report == "112.9" and row.ours == "150" and row.difference == "+37.1380"
+    assert (card[card.question == "II.6"].ours == "passed").all()
+    assert (card[card.question == "I.P3"].ours == "not run").all()
+    assert compare([]).empty

@@ -1,0 +1,88 @@
+"""The papermill runner on tiny notebooks, one of which fails."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from idl_helpers import cli, runner
+
+PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
+
+
+def write_nb(path, *sources):
+    cells = [nbformat.v4.new_code_cell(PARAMS, metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                        "display_name": "Python 3"}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    src = tmp_path / "notebooks"
+    write_nb(src / "part1" / "01_ok.ipynb",
+             "from idl_helpers.notebook import setup\n"
+             "ctx = setup('01_ok', profile=profile, seed=seed, device=device, data_dir=data_dir)\n"
+             "ctx.recorder.add('I.P3', 'test accuracy', 0.5 + seed / 100)\nctx.finish(show=False)")
+    write_nb(src / "part1" / "02_fails.ipynb", "x = 1", "raise ValueError('planted failure')", "y = 2")
+    write_nb(src / "scorecard.ipynb", "import os\nassert os.environ['IDL_RESULTS_DIR']")
+    return src, tmp_path / "book"
+
+
+def test_runs_all_reports_failure_and_keeps_going(tiny):
+    src, book = tiny
+    runs = runner.run_notebooks("smoke", seed=7, source_root=src, book_root=book, progress=False)
+    by = {r.name: r for r in runs}
+    assert [r.name for r in runs] == ["01_ok", "02_fails", "scorecard"]  # scorecard last
+    assert by["01_ok"].status == "ok" and by["scorecard"].status == "ok"
+    assert by["02_fails"].status == "failed" and by["02_fails"].failed_cell == 4
+    assert "planted failure" in by["02_fails"].error and "cell In [4]" in by["02_fails"].describe()
+    assert all(r.wall_time_s > 0 for r in runs)
+    # (In [4]: the parameters cell, papermill's injected parameters, "x = 1", then the failure)
+    # the executed copy exists, with the injected parameters and the traceback
+    executed = nbformat.read(book / "part1" / "02_fails.ipynb", as_version=4)
+    assert any("planted failure" in json.dumps(c.get("outputs", [])) for c in executed.cells)
+    ok = nbformat.read(book / "part1" / "01_ok.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in ok.cells)
+    saved = json.loads((book / "results" / "smoke" / "01_ok.json").read_text())
+    assert saved["seed"] == 7 and saved["records"][0]["value"] == pytest.approx(0.57)
+    log = json.loads((book / "results" / "runs-smoke.json").read_text())
+    assert [n["status"] for n in log["notebooks"]] == ["ok", "failed", "ok"]
+    assert {"device", "versions", "git_commit"} <= set(log)
+
+
+def test_parallel_jobs_and_only(tiny):
+    src, book = tiny
+    runs = runner.run_notebooks("smoke", only=["01", "02_fails"], jobs=2, source_root=src, book_root=book,
+                                progress=False)
+    assert [r.status for r in runs] == ["ok", "failed"]
+
+
+def test_parameters_are_validated_before_running(tiny):
+    src, book = tiny
+    with pytest.raises(runner.RunnerError, match="valid profiles are: smoke, quick, full"):
+        runner.run_notebooks("medium", source_root=src, book_root=book)
+    with pytest.raises(runner.RunnerError, match="no notebook matches"):
+        runner.run_notebooks("smoke", only=["nope"], source_root=src, book_root=book)
+    with pytest.raises(runner.RunnerError, match="seed"):
+        runner.run_notebooks("smoke", seed="1", source_root=src, book_root=book)
+    with pytest.raises(runner.RunnerError, match="device"):
+        runner.run_notebooks("smoke", device="tpu", source_root=src, book_root=book)
+    assert not book.exists()  # nothing ran
+
+
+def test_cli_exit_codes(tiny, monkeypatch, capsys):
+    src, book = tiny
+    monkeypatch.setattr(runner.paths, "notebooks_dir", lambda: src)
+    monkeypatch.setattr(runner.paths, "book_dir", lambda: book)
+    monkeypatch.setenv("IDL_RESULTS_DIR", str(book / "results"))
+    assert cli.main(["run", "--profile", "smoke", "--only", "01_ok"]) == 0
+    assert cli.main(["run", "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: 02_fails: FAILED in cell In [4]: ValueError: planted failure" in err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--profile", "medium"])
