@@ -124,3 +124,19 @@ def autograd_reference(params: Arrays, words: np.ndarray, h0: np.ndarray, target
 
 def max_abs_diff(a: Arrays, b: Arrays) -> Dict[str, float]:
     return {k: float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a}
+
+
+def bptt(params: Arrays, fw: dict, target: int) -> Arrays:
+    """Full back-propagation through every step of the window: the tied-weight gradients of J(t)
+    with respect to I, H and b1 (the sum of the per-step terms δ_s = (δ_{s+1} Hᵀ) ∘ h(s) ∘ (1 − h(s)))."""
+    g = grads_at_t(params, fw, target)
+    d = g["b1"]
+    out = {"I": np.zeros_like(params["I"]), "H": np.zeros_like(params["H"]), "b1": np.zeros_like(params["b1"])}
+    n = len(fw["e"])
+    for s in range(n, 0, -1):                 # fw["h"][s] is the state after word s−1
+        out["I"] += np.outer(fw["e"][s - 1], d)
+        out["H"] += np.outer(fw["h"][s - 1], d)
+        out["b1"] += d
+        h = fw["h"][s - 1]
+        d = (d @ params["H"].T) * h * (1 - h)
+    return out
