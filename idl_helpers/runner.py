@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -96,6 +98,20 @@ def validate(profile: str, seed, device: str, data_dir: str | None) -> dict:
     return {"profile": profile, "seed": seed, "device": device, "data_dir": str(data_dir or "")}
 
 
+def _ipc_kernel_manager(socket_dir: str):
+    """A kernel manager talking to its kernel over local IPC sockets in ``socket_dir``
+    (not TCP: nothing listens on the network, and the kernel has no plain-TCP warning to print)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(socket_dir, "k"))
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None) -> dict:
     """Run one notebook (in a worker process); never raises for a failing notebook."""
     import papermill as pm
@@ -107,16 +123,19 @@ def _execute(source: str, output: str, parameters: dict, results_dir: str, timeo
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     error, cell = "", None
+    sockets = tempfile.mkdtemp(prefix="idl-kernel-")
     try:
         pm.execute_notebook(source, output, parameters=parameters, kernel_name="python3",
                             cwd=str(out.parent), progress_bar=False, log_output=False,
-                            execution_timeout=timeout)
+                            execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager(sockets))
         status = "ok"
     except PapermillExecutionError as exc:
         status, cell = "failed", exc.exec_count
         error = f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ''}"
     except Exception as exc:  # kernel died, bad notebook, timeout …
         status, error = "failed", f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return {"status": status, "wall_time_s": time.perf_counter() - t0, "error": error, "failed_cell": cell}
 
 
