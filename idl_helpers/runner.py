@@ -191,18 +191,26 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
 
 
 def _write_log(runs: list[NotebookRun], profile: str, params: dict, results_root: Path) -> Path:
+    """Merge this run into ``runs-<profile>.json``: one entry per notebook, the latest run of each
+    (so ``--only`` runs update their notebooks and keep the others' timings)."""
     import torch
 
     from . import device as device_mod
 
     results_root.mkdir(parents=True, exist_ok=True)
-    dev = device_mod.resolve(params["device"])
-    log = {"profile": profile, "parameters": {k: v for k, v in params.items() if k != "data_dir"},
-           "device": device_mod.describe(dev), "cuda_available": torch.cuda.is_available(),
-           "versions": versions(), "git_commit": git_commit(),
-           "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "notebooks": [asdict(r) for r in runs]}
     path = results_root / f"runs-{profile}.json"
+    try:
+        entries = {e["name"]: e for e in json.loads(path.read_text())["notebooks"]}
+    except (OSError, ValueError, KeyError):
+        entries = {}
+    dev = device_mod.resolve(params["device"])
+    common = {"device": device_mod.describe(dev), "cuda_available": torch.cuda.is_available(),
+              "parameters": {k: v for k, v in params.items() if k != "data_dir"},
+              "versions": versions(), "git_commit": git_commit(),
+              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for r in runs:
+        entries[r.name] = {**asdict(r), **common}
+    log = {"profile": profile, "notebooks": sorted(entries.values(), key=lambda e: e["source"])}
     path.write_text(json.dumps(log, indent=1) + "\n")
     return path
 

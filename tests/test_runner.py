@@ -52,7 +52,7 @@ def test_runs_all_reports_failure_and_keeps_going(tiny):
     assert saved["seed"] == 7 and saved["records"][0]["value"] == pytest.approx(0.57)
     log = json.loads((book / "results" / "runs-smoke.json").read_text())
     assert [n["status"] for n in log["notebooks"]] == ["ok", "failed", "ok"]
-    assert {"device", "versions", "git_commit"} <= set(log)
+    assert all({"device", "versions", "git_commit", "wall_time_s"} <= set(n) for n in log["notebooks"])
 
 
 def test_parallel_jobs_and_only(tiny):
@@ -60,6 +60,9 @@ def test_parallel_jobs_and_only(tiny):
     runs = runner.run_notebooks("smoke", only=["01", "02_fails"], jobs=2, source_root=src, book_root=book,
                                 progress=False)
     assert [r.status for r in runs] == ["ok", "failed"]
+    runner.run_notebooks("smoke", only=["scorecard"], source_root=src, book_root=book, progress=False)
+    log = json.loads((book / "results" / "runs-smoke.json").read_text())
+    assert [n["name"] for n in log["notebooks"]] == ["01_ok", "02_fails", "scorecard"]  # merged, not replaced
 
 
 def test_parameters_are_validated_before_running(tiny):
