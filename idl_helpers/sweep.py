@@ -1,0 +1,184 @@
+"""Run many recurrent-classifier configurations, in parallel processes where the hardware allows.
+
+A configuration is a :class:`Run` (cell, hidden size, activation, seed, …). :func:`run_all`
+trains each one with :func:`idl_helpers.train.fit` and returns one :class:`Outcome` per run,
+in the order given. Per-epoch curves are measured on a fixed ``curve`` subset of the test
+split (cheap, every epoch); the final accuracy / F1 / ROC AUC / confusion matrix on the
+**whole** test split given.
+
+Parallelism: ``workers > 1`` starts that many processes (``spawn``), each with
+``threads`` torch threads, and hands them the data once (not per run). On a 2-core CPU,
+two single-threaded workers use both cores; on a GPU several workers overlap the many
+small kernels of a step-by-step recurrent loop. ``workers=1`` runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .metrics import classification_metrics
+from .recurrent import RecurrentClassifier, n_trainable
+from .train import History, evaluate, fit
+
+
+@dataclass(frozen=True)
+class Run:
+    cell: str                 # "rnn" | "gru"
+    hidden: int = 64
+    act: str = "tanh"
+    seed: int = 0
+    epochs: int = 15
+    lr: float = 1e-3
+    batch_size: int = 128
+    reset: str = "before"
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.cell} act={self.act} hidden={self.hidden} seed={self.seed}"
+
+
+@dataclass
+class Outcome:
+    run: Run
+    params: int
+    history: History
+    metrics: dict | None          # on the whole test split; None when the run diverged
+    proba: np.ndarray | None = field(repr=False, default=None)
+    wall_time_s: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def diverged(self) -> bool:
+        return self.history.diverged
+
+
+_DATA: dict = {}
+
+
+def _init_worker(data: dict, threads: int, device: str) -> None:
+    torch.set_num_threads(threads)
+    _DATA.clear()
+    _DATA.update(data)
+    _DATA["device"] = device
+
+
+def _train_one(run: Run) -> Outcome:
+    d = _DATA
+    device = d["device"]
+    torch.manual_seed(run.seed)
+    model = RecurrentClassifier(d["embeddings"], run.cell, run.hidden, run.act, reset=run.reset).to(device)
+    as_t = lambda arrs: tuple(torch.as_tensor(a) for a in arrs)
+    t0 = time.perf_counter()
+    res = fit(model, as_t(d["train"]), as_t(d["curve"]), epochs=run.epochs, batch_size=run.batch_size,
+              lr=run.lr, seed=run.seed, progress=False, desc=run.name)
+    metrics = proba = None
+    if not res.history.diverged:
+        test = [t.to(device) for t in as_t(d["test"])]
+        _, _, proba = evaluate(model, test)
+        metrics = classification_metrics(d["test"][-1], proba)
+        proba = proba.astype(np.float32)
+    return Outcome(run, n_trainable(model), res.history, metrics, proba, time.perf_counter() - t0, device)
+
+
+def run_all(runs: list[Run], *, embeddings, train, test, curve=None, device: str = "cpu",
+            workers: int = 1, threads: int = 1) -> list[Outcome]:
+    """Train every run; ``train``/``test``/``curve`` are ``(ids, lengths, labels)`` arrays or tensors."""
+    to_np = lambda arrs: tuple(np.asarray(a.cpu() if hasattr(a, "cpu") else a) for a in arrs)
+    data = {"embeddings": np.asarray(embeddings), "train": to_np(train), "test": to_np(test),
+            "curve": to_np(curve if curve is not None else test)}
+    workers = max(1, min(workers, len(runs)))
+    if workers == 1:
+        saved = dict(_DATA)
+        _init_worker(data, torch.get_num_threads(), device)
+        try:
+            return [_train_one(r) for r in runs]
+        finally:
+            _DATA.clear()
+            _DATA.update(saved)
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(data, threads, device)) as pool:
+        return list(pool.map(_train_one, runs))
+
+
+def default_workers(device: str) -> int:
+    """Processes to use: one per CPU core on a CPU; a few on a GPU (the loop is launch-bound)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cores) if device.startswith("cuda") else max(1, cores)
+
+
+def summary(outcomes: list[Outcome]):
+    """One row per run: settings, parameters, final train/test accuracy, F1, AUC, wall time."""
+    import pandas as pd
+
+    rows = []
+    for o in outcomes:
+        row = {**asdict(o.run), "name": o.run.name, "params": o.params, "diverged": o.diverged,
+               "train_acc": o.history.final.get("train_acc"), "wall_time_s": o.wall_time_s}
+        if o.metrics:
+            row.update(test_acc=o.metrics["accuracy"], f1=o.metrics["f1"], roc_auc=o.metrics["roc_auc"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seed_stats(outcomes: list[Outcome]) -> dict:
+    """Mean / std / min / max of accuracy, F1 and ROC AUC over the runs that did not diverge.
+
+    ``best`` is the run with the highest test accuracy (what re-running "until a stable
+    convergence" and reporting that run amounts to: an optimistic pick).
+    """
+    ok = [o for o in outcomes if not o.diverged]
+    out = {"n_runs": len(outcomes), "n_diverged": len(outcomes) - len(ok),
+           "seeds": [o.run.seed for o in ok], "wall_time_s": float(sum(o.wall_time_s for o in outcomes))}
+    for key in ("accuracy", "f1", "roc_auc"):
+        v = np.array([o.metrics[key] for o in ok], dtype=float)
+        out[key] = ({"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                     "min": float(v.min()), "max": float(v.max()), "per_seed": v.tolist()} if len(v) else None)
+    tr = np.array([o.history.final["train_acc"] for o in ok], dtype=float)
+    out["train_acc"] = float(tr.mean()) if len(tr) else None
+    out["best"] = max(ok, key=lambda o: o.metrics["accuracy"]) if ok else None
+    return out
+
+
+def record_group(rec, question: str, setting: str, outcomes: list[Outcome], *, measures=("accuracy", "f1", "roc_auc"),
+                 train: bool = False, data_variant: str | None = None) -> dict:
+    """Record the seed mean of each measure as ``"test <measure> | <setting>"`` (and the spread
+    as extra fields); a group whose runs all diverged is recorded as ``"diverged"``."""
+    names = {"accuracy": "test accuracy", "f1": "test F1", "roc_auc": "test ROC AUC"}
+    st = seed_stats(outcomes)
+    for m in measures:
+        if st[m] is None:
+            rec.add(question, f"{names[m]} | {setting}", "diverged", data_variant=data_variant,
+                    n_runs=st["n_runs"], n_diverged=st["n_diverged"])
+            continue
+        rec.add(question, f"{names[m]} | {setting}", st[m]["mean"], data_variant=data_variant,
+                wall_time_s=st["wall_time_s"], seeds=st["seeds"], per_seed=st[m]["per_seed"], std=st[m]["std"],
+                min=st[m]["min"], max=st[m]["max"], n_diverged=st["n_diverged"],
+                aggregate=f"mean over {len(st['seeds'])} seed(s)")
+    if train and st["train_acc"] is not None:
+        rec.add(question, f"train accuracy | {setting}", st["train_acc"], data_variant=data_variant,
+                seeds=st["seeds"], note="mean accuracy over the last training epoch")
+    return st
+
+
+def closing_table(records: list[dict], notes: dict[str, str] | None = None, default_note: str = ""):
+    """The report's number, ours, the difference and a short explanation, for every recorded
+    metric the report has a number for (others are left out)."""
+    from .scorecard import compare
+
+    df = compare(records)
+    df = df[df["report"] != "—"].copy()
+    notes = notes or {}
+    df["explanation"] = [next((t for k, t in notes.items() if k in m), default_note) for m in df["metric"]]
+    return df[["question", "metric", "report", "ours", "difference", "explanation"]].reset_index(drop=True)
+
+
+__all__ = ["Outcome", "Run", "closing_table", "default_workers", "record_group", "run_all", "seed_stats", "summary"]
