@@ -163,3 +163,17 @@ def test_models_learn_a_planted_rule(emb):
             opt.zero_grad(); loss.backward(); opt.step()
         acc = float((m(ids, lengths).argmax(1) == y).float().mean())
         assert acc > 0.9, (cls.__name__, acc)
+
+
+@pytest.mark.parametrize("cls", [tw.MeanMLP, tw.WeightedSumMLP])
+def test_eval_shortcut_scores_each_distinct_word_like_the_token_path(emb, cls):
+    """In eval mode the per-word models score each distinct word once; same numbers as running
+    the MLP on every token."""
+    torch.manual_seed(0)
+    model = cls(emb, layers=3, width=8).eval()
+    ids, lengths = batch([10, 3, 7], max_len=10)
+    fast = model.explain(ids, lengths)
+    model.per_word = False
+    slow = model.explain(ids, lengths)
+    torch.testing.assert_close(fast["sub_scores"], slow["sub_scores"])
+    torch.testing.assert_close(fast["logits"], slow["logits"])

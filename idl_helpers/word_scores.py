@@ -1,0 +1,165 @@
+"""Sentences and displays for the token-wise models' per-word scores (I.P2–I.P4).
+
+The report printed sub-scores for four sentences of its own; :data:`REPORT_SENTENCES` holds
+them verbatim and :data:`OUR_SENTENCES` adds probes for the failure modes the report
+discusses (negation in a positive context, contrast with "but", long-distance dependency,
+words GloVe lacks). The per-word strips extend :func:`idl_helpers.plots.plot_word_scores` with wrapping
+of long sentences, a robust colour scale and visible hatching of words GloVe lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+#: (name, text, intended label 1 = positive / 0 = negative), exactly as in the report.
+REPORT_SENTENCES: list[tuple[str, str, int]] = [
+    ("report: strong positive", "very good movie i love movie very love", 1),
+    ("report: strong negative",
+     "bad move i hate it made me feel gross and bad and shallow really boring", 0),
+    ("report: negation", "not extremely amazing good love like said", 0),
+    ("report: sarcasm",
+     "you are so capable strong amazing and good looking that even writing your own name is easy for you", 0),
+]
+
+#: Our probes: each isolates one difficulty.
+OUR_SENTENCES: list[tuple[str, str, int]] = [
+    ("ours: negation in a positive context",
+     "the cast is wonderful and the music is beautiful but the film is not good", 0),
+    ("ours: negated negatives", "not bad at all i was never bored and not once disappointed", 1),
+    ("ours: contrast with but", "the trailer looked great but the movie was a dull waste of time", 0),
+    ("ours: long-distance dependency",
+     "i expected to hate this film because the trailer made it look like a cheap sequel "
+     "with a silly plot and awful actors and a terrible script but i loved it", 1),
+    ("ours: words missing from GloVe (positive)", "awsome acting and a rewatchable story", 1),
+    ("ours: words missing from GloVe (negative)", "what a cringeworthy snoozefest", 0),
+]
+
+ALL_SENTENCES = REPORT_SENTENCES + OUR_SENTENCES
+
+
+def plot_sentence_scores(rows: Sequence[dict], names: Sequence[str], *, key: str = "word_score",
+                         title: str = "", vmax: float | None = None, per_line: int = 12, cmap: str = "RdYlGn",
+                         label: str = "word score (positive − negative sub-score)"):
+    """Coloured per-word strips, one block per sentence (rows from :func:`tokenwise.explain_texts`).
+
+    Every word is a cell coloured by ``row[key]`` (green = towards positive) with the value
+    printed under the word; long sentences wrap after ``per_line`` words. Words GloVe lacks
+    (``known=False``) are hatched and marked ``†``. Each block's title gives the model's
+    P(positive). The colour scale is symmetric, ``±vmax`` (default: the 95th percentile of
+    ``|value|``, so one extreme word does not wash out the rest; printed values are exact).
+    """
+    blocks = []
+    for n, r in zip(names, rows):
+        words, vals, known = list(r["words"]), np.asarray(r[key], dtype=float), list(r["known"])
+        lines = [(words[s:s + per_line], vals[s:s + per_line], known[s:s + per_line])
+                 for s in range(0, len(words), per_line)] or [([], np.array([]), [])]
+        blocks.append((f"{n}  —  P(positive) = {r['p_positive']:.2f}", lines))
+    allv = np.abs(np.concatenate([np.asarray(r[key], dtype=float) for r in rows] + [np.zeros(1)]))
+    vmax = float(vmax or np.percentile(allv, 95) or allv.max() or 1.0)
+    norm = plt.Normalize(-vmax, vmax)
+    cm = plt.get_cmap(cmap)
+    title_h, line_h, gap = 0.55, 1.0, 0.35
+    total = sum(title_h + line_h * len(lines) + gap for _, lines in blocks)
+    fig, ax = plt.subplots(figsize=(1.0 * per_line + 1.6, 0.5 * total + 0.6))
+    y = 0.0
+    for head, lines in blocks:
+        ax.text(0, y + title_h * 0.7, head, fontsize=9, fontweight="bold", va="baseline")
+        y += title_h
+        for words, vals, known in lines:
+            for j, (w, v, k) in enumerate(zip(words, vals, known)):
+                c = norm(v)
+                ax.add_patch(plt.Rectangle((j + 0.02, y + 0.04), 0.96, 0.92, facecolor=cm(float(np.clip(c, 0, 1))),
+                                           hatch=None if k else "///", edgecolor="white" if k else "0.35",
+                                           lw=0.6))
+                ink = "white" if abs(float(np.clip(c, 0, 1)) - 0.5) > 0.38 else "black"
+                ax.text(j + 0.5, y + 0.36, w + ("" if k else "†"), ha="center", va="center", color=ink,
+                        fontsize=8 if len(w) <= 10 else 6.5, style="normal" if k else "italic",
+                        fontweight="bold" if k else "normal")
+                ax.text(j + 0.5, y + 0.72, f"{v:+.2f}", ha="center", va="center", fontsize=7, color=ink)
+            y += line_h
+        y += gap
+    ax.set_xlim(0, per_line)
+    ax.set_ylim(total, 0)
+    ax.set_axis_off()
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, shrink=min(1.0, 6 / max(total * 0.5, 1)),
+                 pad=0.01, label=label + f"\n(colour clipped at ±{vmax:.2g}; † hatched = no GloVe vector)")
+    if title:
+        ax.set_title(title, loc="left", fontweight="bold")
+    return fig
+
+
+def word_table(rows: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
+    """Long table: one row per (sentence, position) with the word, whether GloVe knows it, its
+    score (positive − negative sub-score) and, when present, its softmax weight."""
+    out = []
+    for n, r in zip(names, rows):
+        for i, w in enumerate(r["words"]):
+            d = {"sentence": n, "position": i, "word": w, "in GloVe": r["known"][i],
+                 "score": float(r["word_score"][i])}
+            if "weights" in r:
+                d["weight"] = float(r["weights"][i])
+                d["weighted score"] = float(r["weights"][i] * r["word_score"][i])
+            out.append(d)
+    return pd.DataFrame(out)
+
+
+def repeated_words(rows: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
+    """Words that occur more than once in a sentence, with the score of every occurrence and
+    the spread (max − min) across occurrences: 0 for a token-wise model, not for attention."""
+    out = []
+    for n, r in zip(names, rows):
+        words = r["words"]
+        for w in dict.fromkeys(words):
+            pos = [i for i, x in enumerate(words) if x == w]
+            if len(pos) > 1:
+                s = [float(r["word_score"][i]) for i in pos]
+                out.append({"sentence": n, "word": w, "positions": pos,
+                            "scores": [round(v, 3) for v in s], "spread": max(s) - min(s)})
+    return pd.DataFrame(out, columns=["sentence", "word", "positions", "scores", "spread"])
+
+
+def plot_attention(row: dict, ax=None, title: str = ""):
+    """Heatmap of one sentence's attention matrix (rows: the word that looks, columns: the
+    words it looks at)."""
+    a = np.asarray(row["attention"])
+    words = [w + ("" if k else "†") for w, k in zip(row["words"], row["known"])]
+    ax = ax or plt.subplots(figsize=(0.42 * len(words) + 1.5, 0.38 * len(words) + 1))[1]
+    im = ax.imshow(a, cmap="Blues", vmin=0, vmax=max(float(a.max()), 1e-9))
+    ax.set_xticks(range(len(words)), words, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(words)), words, fontsize=8)
+    ax.set(xlabel="attended word (key)", ylabel="attending word (query)", title=title)
+    ax.grid(False)
+    plt.colorbar(im, ax=ax, shrink=0.7, label="attention weight")
+    return ax
+
+
+def vocabulary_scores(model, data, *, min_count: int = 20, device: str = "cpu") -> pd.DataFrame:
+    """Every vocabulary word GloVe knows that occurs at least ``min_count`` times in the
+    training reviews, with its count, its stand-alone score (positive − negative sub-score)
+    and, for a model with ``word_importance`` (the weighted sum), its learned importance.
+    Only for per-word models: with attention a word's score depends on its neighbours."""
+    import torch
+
+    counts = np.bincount(data.train.ids.ravel(), minlength=len(data.vocab))
+    keep = np.flatnonzero(data.in_glove & (counts >= min_count))
+    ids = torch.as_tensor(keep, device=device)
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        sub = model.mlp(model.embedding(ids)).cpu().numpy()
+        imp = model.word_importance(ids).cpu().numpy() if hasattr(model, "word_importance") else None
+    model.train(was)
+    df = pd.DataFrame({"word": [data.vocab[i] for i in keep], "train count": counts[keep],
+                       "score": sub[:, 1] - sub[:, 0]})
+    if imp is not None:
+        df["importance"] = imp
+    return df
+
+
+__all__ = ["REPORT_SENTENCES", "OUR_SENTENCES", "ALL_SENTENCES", "plot_sentence_scores", "word_table",
+           "repeated_words", "plot_attention", "vocabulary_scores"]
