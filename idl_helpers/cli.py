@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    r.add_argument("--data-dir", default=os.environ.get(paths.DATA_DIR_ENV, ""),
-                   help=f"local data directory (default ${paths.DATA_DIR_ENV})")
+    r.add_argument("--data-dir", default="",
+                   help=f"local data directory passed to every notebook (default: the notebooks read ${paths.DATA_DIR_ENV})")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("build", help="build the HTML book from the executed notebooks (no execution)")

@@ -76,5 +76,11 @@ def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_
     dev = device_mod.resolve(device)
     seed_everything(seed)
     plot_style()
-    rec = Recorder(name, profile=profile, seed=seed, device=device_mod.describe(dev), data_variant=data_variant)
+    described = device_mod.describe(dev)
+    rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
+    from .results import git_commit, versions
+
+    v = versions()
+    print(f"Executed with profile={profile!r}, seed={seed}, device={described}; "
+          f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}")
     return Context(name, profile, int(seed), dev, rec)

@@ -95,8 +95,10 @@ class Recorder:
         self._started = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def add(self, question: str, metric: str, value: Any, *, data_variant: str | None = None,
-            wall_time_s: float | None = None, seed: int | None = None, **extra: Any) -> dict:
-        """Record one number (or short verdict) for a question."""
+            wall_time_s: float | None = None, seed: int | None = None, **extra: Any) -> None:
+        """Record one number (or short verdict) for a question (see :attr:`records`).
+
+        Returns nothing, so that a call ending a notebook cell does not print the record."""
         if not question or not metric:
             raise ValueError("a record needs a question id and a metric name")
         rec = {
@@ -112,19 +114,17 @@ class Recorder:
         if extra:
             rec["extra"] = _plain(extra)
         self.records.append(rec)
-        return rec
 
-    def check(self, question: str, passed: bool, *, what: str = "check", **quantities: Any) -> dict:
+    def check(self, question: str, passed: bool, *, what: str = "check", **quantities: Any) -> None:
         """Record a verified derivation or test: ``value`` is ``"passed"`` or ``"FAILED"``.
 
         Raises ``AssertionError`` after recording when the check failed, so a wrong
         derivation stops the notebook (and the book build) instead of being rendered.
         """
-        rec = self.add(question, what, "passed" if passed else "FAILED", **quantities)
+        self.add(question, what, "passed" if passed else "FAILED", **quantities)
         if not passed:
             self.save()
             raise AssertionError(f"{question}: {what} FAILED ({quantities})")
-        return rec
 
     def save(self) -> Path:
         """Write (overwrite) ``<results>/<profile>/<notebook>.json``; returns its path."""

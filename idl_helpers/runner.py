@@ -112,6 +112,19 @@ def _ipc_kernel_manager(socket_dir: str):
     return IPCKernelManager
 
 
+def _hide_parameter_cells(path: Path) -> None:
+    """Tag the parameters cell and papermill's injected one ``remove-cell`` in the executed copy:
+    the rendered page shows the run line that ``setup()`` prints instead (the cells stay in the file)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
+
+
 def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None) -> dict:
     """Run one notebook (in a worker process); never raises for a failing notebook."""
     import papermill as pm
@@ -136,6 +149,8 @@ def _execute(source: str, output: str, parameters: dict, results_dir: str, timeo
         status, error = "failed", f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+    if out.exists():
+        _hide_parameter_cells(out)
     return {"status": status, "wall_time_s": time.perf_counter() - t0, "error": error, "failed_cell": cell}
 
 
@@ -208,8 +223,14 @@ def _write_log(runs: list[NotebookRun], profile: str, params: dict, results_root
               "parameters": {k: v for k, v in params.items() if k != "data_dir"},
               "versions": versions(), "git_commit": git_commit(),
               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    def rel(p: str) -> str:  # paths inside the repository are logged relative to it
+        try:
+            return Path(p).resolve().relative_to(paths.REPO_ROOT).as_posix()
+        except ValueError:
+            return p
+
     for r in runs:
-        entries[r.name] = {**asdict(r), **common}
+        entries[r.name] = {**asdict(r), "source": rel(r.source), "output": rel(r.output), **common}
     log = {"profile": profile, "notebooks": sorted(entries.values(), key=lambda e: e["source"])}
     path.write_text(json.dumps(log, indent=1) + "\n")
     return path
