@@ -61,6 +61,14 @@ def _cmd_build(a) -> int:
     return build_book(Path(a.root) if a.root else None, warnings_as_errors=a.warnings_as_errors, quiet=not a.verbose)
 
 
+#: files the book can do without, and why (shown instead of a bare "missing")
+OPTIONAL = {
+    "aclImdb_v1.tar.gz": "not needed while aclImdb_labeled.tar.gz or an aclImdb/ directory is found",
+    "glove.6B.zip": "optional: only for 100/200/300-d vectors (50-d comes from the PyPI package)",
+    "ptb-train.txt": "optional: the course's own training split (else the bigram LM trains on Mikolov's PTB)",
+}
+
+
 def _cmd_data(a) -> int:
     from .data import all_resources
     from .data._fetch import DataError, fetch, status
@@ -72,7 +80,10 @@ def _cmd_data(a) -> int:
         for group, resources in groups.items():
             for r in resources:
                 s = status(r)
-                print(f"  {group:12s} {r.name:34s} {s['status']:18s} {s['path']}")
+                where = s["path"]
+                if s["status"] == "missing" and r.name in OPTIONAL:
+                    s["status"], where = "missing (ok)", OPTIONAL[r.name]
+                print(f"  {group:12s} {r.name:34s} {s['status']:18s} {where}")
         try:
             from .data.glove import load_glove
 
