@@ -69,7 +69,7 @@ _DIGIT = re.compile(r"\d")
 
 
 def canonicalize_digits(word: str) -> str:
-    """``1,000`` → ``DGDGDG``; ``3.5`` → ``DG.DG``; words containing a letter are left alone."""
+    """``1,000`` → ``DGDGDGDG`` (thousands comma dropped); ``3.5`` → ``DG.DG``; words containing a letter are left alone."""
     if any(c.isalpha() for c in word):
         return word
     word = _DIGIT.sub("DG", word)
