@@ -12,10 +12,11 @@ average: the review is then the mean of the words that survived.
 
 :func:`word_contributions` splits the logit difference (positive − negative) into one
 number per token. Because the average is linear in the word vectors, the integrated
-gradient of the MLP along the straight path from the empty review (average = 0) to the
-review's average, ``g``, gives each token ``i`` of an ``n``-token review the share
-``g · e_i / n``; the shares add up to ``f(avg) − f(0)`` (exactly for a linear head, up to
-the quadrature error of the path integral otherwise).
+gradient ``g`` of the MLP along the straight path from a reference average ``b`` (the
+empty review ``0``, or a typical review) to the review's average gives each token ``i`` of
+an ``n``-token review the share ``g · (e_i − b) / n``; the shares add up to
+``f(avg) − f(b)`` (exactly for a linear head, up to the quadrature error of the path
+integral otherwise).
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ def report_dan(embeddings, depth: int = 4, **kwargs) -> DAN:
     return DAN(embeddings, hidden=REPORT_HIDDEN[:depth], **kwargs)
 
 
-def word_contributions(model: DAN, ids: torch.Tensor, lengths: torch.Tensor, steps: int = 256):
+def word_contributions(model: DAN, ids: torch.Tensor, lengths: torch.Tensor, steps: int = 1024,
+                       baseline: torch.Tensor | None = None):
     """Per-token shares of the logit difference (see the module docstring).
 
-    Returns ``(contrib, f0, f)``: ``contrib (B, L)`` (0 at padding), the logit difference of
-    the empty review ``f0 (B,)`` and of the review ``f (B,)``; ``contrib.sum(1) ≈ f − f0``.
+    ``baseline`` is the reference average ``b`` (``(dim,)``; default: zeros, the empty review).
+    Returns ``(contrib, fb, f)``: ``contrib (B, L)`` (0 at padding), the logit difference at the
+    baseline ``fb (B,)`` and of the review ``f (B,)``; ``contrib.sum(1) ≈ f − fb``.
     """
     was = model.training
     model.eval()
@@ -104,20 +107,32 @@ def word_contributions(model: DAN, ids: torch.Tensor, lengths: torch.Tensor, ste
     ids = ids[:, :width]
     with torch.no_grad():
         mask = model.token_mask(ids, lengths)
-        per_token = model.embedding(ids) * (mask / mask.sum(1, keepdim=True))[..., None]   # e_i / n
-        avg = per_token.sum(1)
-    alphas = (torch.arange(steps, dtype=avg.dtype) + 0.5) / steps                        # midpoint rule
-    path = (alphas[:, None, None] * avg[None]).requires_grad_(True)                        # (S, B, d)
+        emb = model.embedding(ids)
+        b = torch.zeros(emb.shape[-1], dtype=emb.dtype, device=emb.device) if baseline is None \
+            else torch.as_tensor(baseline, dtype=emb.dtype, device=emb.device)
+        per_token = (emb - b) * (mask / mask.sum(1, keepdim=True))[..., None]           # (e_i − b) / n
+        avg = per_token.sum(1) + b
+    alphas = ((torch.arange(steps, dtype=avg.dtype) + 0.5) / steps).to(avg.device)     # midpoint rule
+    path = (b + alphas[:, None, None] * (avg - b)[None]).requires_grad_(True)           # (S, B, d)
     logits = model.head(path)
     diff = logits[..., 1] - logits[..., 0]
     (grad,) = torch.autograd.grad(diff.sum(), path)
-    g = grad.mean(0)                                                                        # (B, d)
+    g = grad.mean(0)                                                                    # (B, d)
     with torch.no_grad():
         contrib = torch.einsum("bld,bd->bl", per_token, g)
-        ends = model.head(torch.stack([torch.zeros_like(avg), avg]))
-        f0, f = (ends[..., 1] - ends[..., 0]).unbind(0)
+        ends = model.head(torch.stack([b.expand_as(avg), avg]))
+        fb, f = (ends[..., 1] - ends[..., 0]).unbind(0)
     model.train(was)
-    return contrib, f0, f
+    return contrib, fb, f
 
 
-__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions"]
+def contributions_by_word(words: Sequence[str], contrib) -> "dict[str, float]":
+    """Sum a review's per-token contributions over repeated words: ``{word: total}``,
+    largest absolute total first."""
+    totals: dict[str, float] = {}
+    for w, c in zip(words, np.asarray(contrib, dtype=float)):
+        totals[w] = totals.get(w, 0.0) + float(c)
+    return dict(sorted(totals.items(), key=lambda kv: -abs(kv[1])))
+
+
+__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions", "contributions_by_word"]

@@ -117,6 +117,12 @@ def test_contributions_of_a_deep_head_sum_to_the_logit_difference():
     assert float(gap) < 1e-3 * float((f - f0).abs().max() + 1)
     # a planted bug (forgetting the 1/n of the average) is caught by the same identity
     assert not torch.allclose(contrib.sum(1) * lengths, f - f0, atol=1e-3)
+    # against a reference average b, the shares add up to f(avg) − f(b)
+    b = torch.randn(10, generator=torch.Generator().manual_seed(5)) * 0.3
+    cb, fb, f2 = word_contributions(model, ids, lengths, steps=512, baseline=b)
+    logits_b = model.head(b[None])[0]
+    assert torch.allclose(fb, (logits_b[1] - logits_b[0]).expand_as(fb), atol=1e-5)
+    assert float((cb.sum(1) - (f2 - fb)).abs().max()) < 1e-3 * float((f2 - fb).abs().max() + 1)
 
 
 # ----------------------------------------------------------------------------- char LM
