@@ -72,7 +72,17 @@ def sweep(depths: Iterable[int], activations: Iterable[str], skips: Iterable[boo
           **kw) -> pd.DataFrame:
     """One row per (activation, init, skip, depth, seed) with the first-layer gradient norm.
 
-    ``variant`` names the block: ``plain``, ``skip`` or ``skip, branch/√depth``."""
+    ``variant`` names the block: ``plain``, ``skip`` or ``skip, branch/√depth``. Runs on one
+    thread: the matrices are tiny, and thread hand-offs dominate on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _sweep(depths, activations, skips, seeds, init, branch_scale, **kw)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sweep(depths, activations, skips, seeds, init, branch_scale, **kw) -> pd.DataFrame:
     rows = []
     for activation in activations:
         for skip in skips:
