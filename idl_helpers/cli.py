@@ -36,6 +36,12 @@ def _cmd_run(a) -> int:
     failed = [r for r in runs if r.status != "ok"]
     total = sum(r.wall_time_s for r in runs)
     print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; total notebook time {total:.0f} s")
+    replaced = [r for r in runs if r.replaced_profile]
+    if replaced:
+        print(f"note: {len(replaced)} executed notebook(s) in book/ made under a more thorough profile "
+              f"({', '.join(sorted({r.replaced_profile for r in replaced}))}) were replaced by {profile} runs: "
+              f"{', '.join(r.name for r in replaced)}. `git checkout -- book/` restores the committed copies.",
+              file=sys.stderr)
     for r in failed:
         print(f"FAILED: {r.describe()}  (see {r.output})", file=sys.stderr)
     return 1 if failed else 0

@@ -44,6 +44,7 @@ class NotebookRun:
     wall_time_s: float
     error: str = ""
     failed_cell: int | None = None  # execution count, as "In [n]" shows it in the executed notebook
+    replaced_profile: str | None = None  # the more thorough profile of the copy this run overwrote
 
     def describe(self) -> str:
         if self.status == "ok":
@@ -96,6 +97,14 @@ def validate(profile: str, seed, device: str, data_dir: str | None) -> dict:
     if data_dir and not Path(data_dir).is_dir():
         raise RunnerError(f"data_dir {data_dir!r} is not a directory")
     return {"profile": profile, "seed": seed, "device": device, "data_dir": str(data_dir or "")}
+
+
+def executed_profile(path: Path) -> str | None:
+    """The profile an executed notebook in the book was run with (papermill's metadata), if any."""
+    try:
+        return json.loads(Path(path).read_text())["metadata"]["papermill"]["parameters"]["profile"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _ipc_kernel_manager(socket_dir: str):
@@ -177,9 +186,17 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     runs: list[NotebookRun] = []
     bar = tqdm(total=len(notebooks), desc=f"notebooks ({profile})", unit="nb", disable=not progress)
 
+    from .profiles import PROFILES
+
+    # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
+    before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}
+    rank = {p: i for i, p in enumerate(PROFILES)}
+
     def record(src: Path, res: dict):
         out = book_root / src.relative_to(source_root)
-        runs.append(NotebookRun(src.stem, str(src), str(out), **res))
+        old = before[src]
+        replaced = old if old in rank and rank[old] > rank[profile] else None
+        runs.append(NotebookRun(src.stem, str(src), str(out), **res, replaced_profile=replaced))
         bar.update(1)
         bar.set_postfix_str(f"{src.stem}: {res['status']}")
 

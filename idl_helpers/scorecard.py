@@ -20,6 +20,8 @@ def _fmt(v) -> str:
     if isinstance(v, bool):
         return "passed" if v else "FAILED"
     if isinstance(v, float):
+        if v != 0 and abs(v) < 1e-3:
+            return f"{v:.2e}"  # gradient errors, vanishing norms: 1e-31 is not 0.0000
         return f"{v:,.4g}" if abs(v) >= 1 else f"{v:.4f}"
     if isinstance(v, int):
         return f"{v:,}"
@@ -27,12 +29,14 @@ def _fmt(v) -> str:
 
 
 def _diff(ours, theirs):
+    """ours − report, when both are numbers (else None, shown as "—")."""
+    if isinstance(ours, bool) or isinstance(theirs, bool):
+        return None
     try:
-        if isinstance(ours, bool) or isinstance(theirs, bool):
-            return None
-        return float(ours) - float(theirs)
+        d = float(ours) - float(theirs)
     except (TypeError, ValueError):
         return None
+    return None if d != d else d  # NaN: one side has no number
 
 
 def compare(records: list[dict] | pd.DataFrame) -> pd.DataFrame:

@@ -103,3 +103,14 @@ def test_scorecard_joins_on_question_and_metric(results_root):
     assert (card[card.question == "II.6"].ours == "passed").all()
     assert (card[card.question == "I.P3"].ours == "not run").all()
     assert compare([]).empty
+
+
+def test_scorecard_formats_small_numbers_and_missing_report_values(results_root):
+    rec = results.Recorder("nb", profile="quick", seed=0, device="cpu")
+    rec.add("I.T1.3", "gradient ratio at depth 50", 1.5e-31)
+    rec.add("I.T1.3", "gradient ratio at depth 1", 0.5)
+    rec.save()
+    card = scorecard("quick")
+    rows = card[card.metric.str.startswith("gradient ratio")]
+    assert list(rows.ours) == ["1.50e-31", "0.5000"]
+    assert list(rows.difference) == ["—", "—"]  # no report number: no difference, not "+nan"

@@ -65,6 +65,16 @@ def test_parallel_jobs_and_only(tiny):
     assert [n["name"] for n in log["notebooks"]] == ["01_ok", "02_fails", "scorecard"]  # merged, not replaced
 
 
+def test_a_smoke_run_over_a_quick_copy_is_reported(tiny):
+    src, book = tiny
+    runner.run_notebooks("quick", only=["01_ok"], source_root=src, book_root=book, progress=False)
+    assert runner.executed_profile(book / "part1" / "01_ok.ipynb") == "quick"
+    again = runner.run_notebooks("quick", only=["01_ok"], source_root=src, book_root=book, progress=False)
+    assert again[0].replaced_profile is None
+    smoke = runner.run_notebooks("smoke", only=["01_ok"], source_root=src, book_root=book, progress=False)
+    assert smoke[0].replaced_profile == "quick"
+
+
 def test_parameters_are_validated_before_running(tiny):
     src, book = tiny
     with pytest.raises(runner.RunnerError, match="valid profiles are: smoke, quick, full"):
