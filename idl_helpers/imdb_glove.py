@@ -101,7 +101,8 @@ def _encode_all(df: pd.DataFrame, max_len: int):
     return vocab, ids, lengths
 
 
-def _balanced_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+def balanced_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """Indices of a random subset of ``n`` rows, half of each label (all rows when ``n`` is None)."""
     if n is None or n >= len(labels):
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)
@@ -138,8 +139,8 @@ def prepare_imdb(max_len: int = 100, glove_dim: int = 50, *, n_train: int | None
         rows = np.flatnonzero(df["split"].to_numpy() == name)
         full = Split(ids[rows], lengths[rows], df["label"].to_numpy()[rows].astype(np.int64),
                      df["id"].to_numpy()[rows], df["rating"].to_numpy()[rows], df["text"].iloc[rows].tolist())
-        splits[name] = full.subset(_balanced_subset(full.labels, n, seed + (name == "test")))
+        splits[name] = full.subset(balanced_subset(full.labels, n, seed + (name == "test")))
     return EncodedIMDB(vocab, emb, in_glove, report, splits["train"], splits["test"], max_len, variant)
 
 
-__all__ = ["EncodedIMDB", "Split", "prepare_imdb", "letters_tokens"]
+__all__ = ["EncodedIMDB", "Split", "balanced_subset", "prepare_imdb", "letters_tokens"]

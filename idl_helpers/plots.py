@@ -39,31 +39,49 @@ def plot_confusion(confusion, ax=None, title: str = "", labels=("negative", "pos
 
 
 def plot_word_scores(rows: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[bool]]],
-                     vmax: float | None = None, title: str = "", cmap: str = "RdYlGn"):
-    """Per-word scores as coloured strips: one row per sentence, words as cell labels.
+                     vmax: float | None = None, title: str = "", cmap: str = "RdYlGn", per_line: int = 12,
+                     label: str = "score (positive − negative)"):
+    """Per-word scores as coloured cells: one block per sentence, words as labels, values under them.
 
-    ``rows`` holds ``(label, words, scores, known)``; words with ``known=False`` (not in the
-    vocabulary) are shown hatched and in italics with a ``†``.
+    ``rows`` holds ``(label, words, scores, known)``. Long sentences wrap after ``per_line``
+    words. Words with ``known=False`` (no GloVe vector) are hatched, in italics and marked ``†``.
+    The colour scale is symmetric, ``±vmax`` (default: the 95th percentile of ``|score|``, so one
+    extreme word does not wash out the rest; the printed values are exact).
     """
-    width = max(len(w) for _, w, _, _ in rows)
-    vmax = vmax or max(max(abs(float(s)) for s in sc) for _, _, sc, _ in rows) or 1.0
-    fig, axes = plt.subplots(len(rows), 1, figsize=(min(1.0 + 0.95 * width, 18), 0.9 * len(rows) + 0.6),
-                             squeeze=False)
+    blocks = []
+    for head, words, vals, known in rows:
+        words, vals, known = list(words), np.asarray(vals, dtype=float), list(known)
+        lines = [(words[s:s + per_line], vals[s:s + per_line], known[s:s + per_line])
+                 for s in range(0, len(words), per_line)] or [([], np.array([]), [])]
+        blocks.append((head, lines))
+    allv = np.abs(np.concatenate([np.asarray(r[2], dtype=float) for r in rows] + [np.zeros(1)]))
+    vmax = float(vmax or np.percentile(allv, 95) or allv.max() or 1.0)
     norm = plt.Normalize(-vmax, vmax)
     cm = plt.get_cmap(cmap)
-    for ax, (label, words, scores, known) in zip(axes[:, 0], rows):
-        for j, (w, s, k) in enumerate(zip(words, scores, known)):
-            ax.add_patch(plt.Rectangle((j, 0), 1, 1, color=cm(norm(float(s))), hatch=None if k else "///",
-                                       ec="white", lw=1))
-            ax.text(j + 0.5, 0.62, w + ("" if k else "†"), ha="center", va="center", fontsize=8,
-                    style="normal" if k else "italic")
-            ax.text(j + 0.5, 0.25, f"{float(s):+.2f}", ha="center", va="center", fontsize=7)
-        ax.set_xlim(0, width)
-        ax.set_ylim(0, 1)
-        ax.set_axis_off()
-        ax.set_title(label, loc="left", fontsize=9)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=axes[:, 0].tolist(), shrink=0.8,
-                 label="score (positive − negative)")
+    title_h, line_h, gap = 0.55, 1.0, 0.35
+    total = sum(title_h + line_h * len(lines) + gap for _, lines in blocks)
+    fig, ax = plt.subplots(figsize=(1.0 * per_line + 1.6, 0.5 * total + 0.6))
+    y = 0.0
+    for head, lines in blocks:
+        ax.text(0, y + title_h * 0.7, head, fontsize=9, fontweight="bold", va="baseline")
+        y += title_h
+        for words, vals, known in lines:
+            for j, (w, v, k) in enumerate(zip(words, vals, known)):
+                c = float(np.clip(norm(v), 0, 1))
+                ax.add_patch(plt.Rectangle((j + 0.02, y + 0.04), 0.96, 0.92, facecolor=cm(c),
+                                           hatch=None if k else "///", edgecolor="white" if k else "0.35", lw=0.6))
+                ink = "white" if abs(c - 0.5) > 0.38 else "black"
+                ax.text(j + 0.5, y + 0.36, w + ("" if k else "†"), ha="center", va="center", color=ink,
+                        fontsize=8 if len(w) <= 10 else 6.5, style="normal" if k else "italic",
+                        fontweight="bold" if k else "normal")
+                ax.text(j + 0.5, y + 0.72, f"{v:+.2f}", ha="center", va="center", fontsize=7, color=ink)
+            y += line_h
+        y += gap
+    ax.set_xlim(0, per_line)
+    ax.set_ylim(total, 0)
+    ax.set_axis_off()
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, shrink=min(1.0, 6 / max(total * 0.5, 1)),
+                 pad=0.01, label=label + f"\n(colour clipped at ±{vmax:.2g}; † hatched = no GloVe vector)")
     if title:
-        fig.suptitle(title, x=0.02, ha="left", fontweight="bold")
+        ax.set_title(title, loc="left", fontweight="bold")
     return fig

@@ -213,13 +213,13 @@ def fit_and_score(model: nn.Module, data, *, epochs: int, batch_size: int, lr: f
     the final model on the *whole* ``data.test``. Returns ``fit`` (the FitResult), ``metrics``
     (accuracy, F1, ROC AUC, confusion on the whole test set), ``proba`` and ``train_acc`` (last
     epoch's running training accuracy, dropout on, as the report's curves show it)."""
-    from .imdb_glove import _balanced_subset
+    from .imdb_glove import balanced_subset
     from .metrics import classification_metrics
     from .train import evaluate, fit
 
     model.to(device)
     test = data.test
-    curve = test if curve_test is None else test.subset(_balanced_subset(test.labels, curve_test, seed + 7))
+    curve = test if curve_test is None else test.subset(balanced_subset(test.labels, curve_test, seed + 7))
     res = fit(model, data.train.tensors(device), curve.tensors(device), epochs=epochs, batch_size=batch_size,
               lr=lr, seed=seed, desc=desc, progress=progress)
     out = {"fit": res, "metrics": None, "proba": None,

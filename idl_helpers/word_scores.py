@@ -3,8 +3,7 @@
 The report printed sub-scores for four sentences of its own; :data:`REPORT_SENTENCES` holds
 them verbatim and :data:`OUR_SENTENCES` adds probes for the failure modes the report
 discusses (negation in a positive context, contrast with "but", long-distance dependency,
-words GloVe lacks). The per-word strips extend :func:`idl_helpers.plots.plot_word_scores` with wrapping
-of long sentences, a robust colour scale and visible hatching of words GloVe lacks.
+words GloVe lacks). The per-word strips are drawn by :func:`idl_helpers.plots.plot_word_scores`.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from .plots import plot_word_scores
 
 
 #: (name, text, intended label 1 = positive / 0 = negative), exactly as in the report.
@@ -45,52 +46,11 @@ ALL_SENTENCES = REPORT_SENTENCES + OUR_SENTENCES
 def plot_sentence_scores(rows: Sequence[dict], names: Sequence[str], *, key: str = "word_score",
                          title: str = "", vmax: float | None = None, per_line: int = 12, cmap: str = "RdYlGn",
                          label: str = "word score (positive − negative sub-score)"):
-    """Coloured per-word strips, one block per sentence (rows from :func:`tokenwise.explain_texts`).
-
-    Every word is a cell coloured by ``row[key]`` (green = towards positive) with the value
-    printed under the word; long sentences wrap after ``per_line`` words. Words GloVe lacks
-    (``known=False``) are hatched and marked ``†``. Each block's title gives the model's
-    P(positive). The colour scale is symmetric, ``±vmax`` (default: the 95th percentile of
-    ``|value|``, so one extreme word does not wash out the rest; printed values are exact).
-    """
-    blocks = []
-    for n, r in zip(names, rows):
-        words, vals, known = list(r["words"]), np.asarray(r[key], dtype=float), list(r["known"])
-        lines = [(words[s:s + per_line], vals[s:s + per_line], known[s:s + per_line])
-                 for s in range(0, len(words), per_line)] or [([], np.array([]), [])]
-        blocks.append((f"{n}  —  P(positive) = {r['p_positive']:.2f}", lines))
-    allv = np.abs(np.concatenate([np.asarray(r[key], dtype=float) for r in rows] + [np.zeros(1)]))
-    vmax = float(vmax or np.percentile(allv, 95) or allv.max() or 1.0)
-    norm = plt.Normalize(-vmax, vmax)
-    cm = plt.get_cmap(cmap)
-    title_h, line_h, gap = 0.55, 1.0, 0.35
-    total = sum(title_h + line_h * len(lines) + gap for _, lines in blocks)
-    fig, ax = plt.subplots(figsize=(1.0 * per_line + 1.6, 0.5 * total + 0.6))
-    y = 0.0
-    for head, lines in blocks:
-        ax.text(0, y + title_h * 0.7, head, fontsize=9, fontweight="bold", va="baseline")
-        y += title_h
-        for words, vals, known in lines:
-            for j, (w, v, k) in enumerate(zip(words, vals, known)):
-                c = norm(v)
-                ax.add_patch(plt.Rectangle((j + 0.02, y + 0.04), 0.96, 0.92, facecolor=cm(float(np.clip(c, 0, 1))),
-                                           hatch=None if k else "///", edgecolor="white" if k else "0.35",
-                                           lw=0.6))
-                ink = "white" if abs(float(np.clip(c, 0, 1)) - 0.5) > 0.38 else "black"
-                ax.text(j + 0.5, y + 0.36, w + ("" if k else "†"), ha="center", va="center", color=ink,
-                        fontsize=8 if len(w) <= 10 else 6.5, style="normal" if k else "italic",
-                        fontweight="bold" if k else "normal")
-                ax.text(j + 0.5, y + 0.72, f"{v:+.2f}", ha="center", va="center", fontsize=7, color=ink)
-            y += line_h
-        y += gap
-    ax.set_xlim(0, per_line)
-    ax.set_ylim(total, 0)
-    ax.set_axis_off()
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=ax, shrink=min(1.0, 6 / max(total * 0.5, 1)),
-                 pad=0.01, label=label + f"\n(colour clipped at ±{vmax:.2g}; † hatched = no GloVe vector)")
-    if title:
-        ax.set_title(title, loc="left", fontweight="bold")
-    return fig
+    """Coloured per-word strips for rows from :func:`tokenwise.explain_texts`, one block per sentence
+    titled with the model's P(positive); drawn by :func:`idl_helpers.plots.plot_word_scores`."""
+    strips = [(f"{n}  —  P(positive) = {r['p_positive']:.2f}", r["words"], r[key], r["known"])
+              for n, r in zip(names, rows)]
+    return plot_word_scores(strips, vmax=vmax, title=title, cmap=cmap, per_line=per_line, label=label)
 
 
 def word_table(rows: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
