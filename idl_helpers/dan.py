@@ -135,4 +135,28 @@ def contributions_by_word(words: Sequence[str], contrib) -> "dict[str, float]":
     return dict(sorted(totals.items(), key=lambda kv: -abs(kv[1])))
 
 
-__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions", "contributions_by_word"]
+def mean_vectors(ids: np.ndarray, lengths: np.ndarray, embeddings: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """The DAN's input, precomputed in NumPy: each review's mean word vector ``(N, dim)``
+    (padding rows of ``embeddings`` must be zero, as in :func:`~idl_helpers.imdb_glove.prepare_imdb`)."""
+    out = np.zeros((len(ids), embeddings.shape[1]), dtype=np.float32)
+    for i in range(0, len(ids), chunk):
+        out[i:i + chunk] = embeddings[ids[i:i + chunk]].sum(1) / np.maximum(lengths[i:i + chunk], 1)[:, None]
+    return out
+
+
+def bag_of_words(ids: np.ndarray, vocab_size: int):
+    """Binary word-presence matrix (SciPy CSR, ``(N, vocab_size)``) of id rows; ids 0 (padding)
+    and 1 (unknown) are left out. A linear model on it gives every word its own weight."""
+    import scipy.sparse as sparse
+
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    cols = ids.ravel()
+    keep = cols > 1
+    x = sparse.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], cols[keep])),
+                          shape=(len(ids), vocab_size))
+    x.data[:] = 1.0
+    return x
+
+
+__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions", "contributions_by_word",
+           "mean_vectors", "bag_of_words"]

@@ -8,7 +8,7 @@ import torch
 
 from idl_helpers.char_lm import (CharGRU, CharVocab, held_out_loss, random_chunks, sample, sequence_loss,
                                  split_text, stepwise_loss, train_char_lm)
-from idl_helpers.dan import DAN, report_dan, word_contributions
+from idl_helpers.dan import DAN, bag_of_words, mean_vectors, report_dan, word_contributions
 
 torch.set_num_threads(1)
 
@@ -45,6 +45,16 @@ def test_average_is_mean_of_real_tokens_and_ignores_padding():
     junk[beyond] = torch.randint(2, 30, (int(beyond.sum()),))
     assert torch.allclose(model(ids, lengths), model(junk, lengths), atol=1e-6)
     assert torch.allclose(model.average(ids, lengths), expected, atol=1e-6)
+
+
+def test_numpy_mean_vectors_and_bag_of_words_match_the_model():
+    emb = _embeddings()
+    ids, lengths = _batch()
+    model = DAN(emb, hidden=()).eval()
+    assert np.allclose(mean_vectors(ids.numpy(), lengths.numpy(), emb), model.average(ids, lengths).numpy(), atol=1e-6)
+    x = bag_of_words(ids.numpy(), 30).toarray()
+    for b in range(len(ids)):
+        assert set(np.flatnonzero(x[b])) == set(ids[b, :lengths[b]].tolist()) and x[b].max() == 1
 
 
 def test_word_dropout_off_in_eval_and_drops_whole_words_in_train():
