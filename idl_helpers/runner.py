@@ -134,12 +134,33 @@ def _hide_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None) -> dict:
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def threads_per_kernel(jobs: int) -> int:
+    """CPU threads each kernel may use: the cores shared out among the notebooks running at once.
+
+    Two kernels with two BLAS/torch threads each on two cores run small models 10–25× slower
+    than with one thread each (measured on this book's GRU and DAN), so threads are never
+    oversubscribed. ``$OMP_NUM_THREADS`` set by the user wins.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return int(os.environ["OMP_NUM_THREADS"])
+    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+
+
+def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None,
+             threads: int | None = None) -> dict:
     """Run one notebook (in a worker process); never raises for a failing notebook."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    # inherited by the kernel (torch, NumPy's BLAS and MKL read the thread counts at start-up);
+    # restored afterwards, since with jobs=1 this runs in the caller's own process
+    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, *THREAD_VARS)}
     os.environ[paths.RESULTS_DIR_ENV] = results_dir
+    for var in THREAD_VARS if threads else ():
+        os.environ[var] = str(threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +179,11 @@ def _execute(source: str, output: str, parameters: dict, results_dir: str, timeo
         status, error = "failed", f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     if out.exists():
         _hide_parameter_cells(out)
     return {"status": status, "wall_time_s": time.perf_counter() - t0, "error": error, "failed_cell": cell}
@@ -200,9 +226,11 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
         bar.update(1)
         bar.set_postfix_str(f"{src.stem}: {res['status']}")
 
+    threads = threads_per_kernel(jobs)
+
     def args(src: Path):
         out = book_root / src.relative_to(source_root)
-        return str(src), str(out), params, str(results_root), timeout
+        return str(src), str(out), params, str(results_root), timeout, threads
 
     for group in (first, last):
         if jobs == 1 or len(group) <= 1:
@@ -218,7 +246,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     bar.close()
     order = {p.stem: i for i, p in enumerate(notebooks)}
     runs.sort(key=lambda r: order[r.name])
-    _write_log(runs, profile, params, results_root)
+    _write_log(runs, profile, {**params, "jobs": jobs, "threads_per_kernel": threads}, results_root)
     return runs
 
 

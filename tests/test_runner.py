@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -73,6 +74,24 @@ def test_a_smoke_run_over_a_quick_copy_is_reported(tiny):
     assert again[0].replaced_profile is None
     smoke = runner.run_notebooks("smoke", only=["01_ok"], source_root=src, book_root=book, progress=False)
     assert smoke[0].replaced_profile == "quick"
+
+
+def test_kernels_never_oversubscribe_the_cores(tiny, monkeypatch, tmp_path):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 4)
+    assert (runner.threads_per_kernel(1), runner.threads_per_kernel(2), runner.threads_per_kernel(8)) == (4, 2, 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert runner.threads_per_kernel(2) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    src = tmp_path / "nb"
+    write_nb(src / "part1" / "01_threads.ipynb",
+             "import os, torch\nassert os.environ['OMP_NUM_THREADS'] == '2', os.environ.get('OMP_NUM_THREADS')\n"
+             "assert torch.get_num_threads() == 2")
+    runs = runner.run_notebooks("smoke", jobs=2, source_root=src, book_root=tmp_path / "b", progress=False)
+    assert runs[0].status == "ok", runs[0].error
+    runner.run_notebooks("smoke", jobs=1, only=["01_threads"], source_root=src, book_root=tmp_path / "c",
+                         progress=False)
+    assert "OMP_NUM_THREADS" not in os.environ  # an in-process run leaves the caller's environment alone
 
 
 def test_parameters_are_validated_before_running(tiny):
