@@ -218,7 +218,7 @@ def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
         bar = tqdm(total=iterations, desc="SGD", mininterval=2.0)
     evaluate(0, [])
     losses: list[float] = []

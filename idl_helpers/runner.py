@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
 from . import paths
 from .profiles import check_profile, default_profile

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
 from .metrics import classification_metrics
 

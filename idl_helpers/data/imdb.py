@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
 from .. import paths
 from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch
