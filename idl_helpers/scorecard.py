@@ -46,11 +46,12 @@ def compare(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["question", "metric", "report", "ours", "difference", "profile", "device"])
     reg = reports.table()[["question", "metric", "value"]].rename(columns={"value": "report"})
     df = ours.merge(reg, on=["question", "metric"], how="left")
-    df["difference"] = [_diff(o, r) for o, r in zip(df["value"], df["report"])]
+    # formatted straight away: stored in a column, None would become NaN next to real differences
+    diffs = [_diff(o, r) for o, r in zip(df["value"], df["report"])]
     out = pd.DataFrame({
         "question": df["question"], "metric": df["metric"],
         "report": [_fmt(v) for v in df["report"]], "ours": [_fmt(v) for v in df["value"]],
-        "difference": [("—" if d is None else f"{d:+.4f}") for d in df["difference"]],
+        "difference": [("—" if d is None else f"{d:+.4f}") for d in diffs],
         "data": df.get("data_variant"), "profile": df["profile"], "device": df["device"],
     })
     return out.reset_index(drop=True)

@@ -109,8 +109,12 @@ def test_scorecard_formats_small_numbers_and_missing_report_values(results_root)
     rec = results.Recorder("nb", profile="quick", seed=0, device="cpu")
     rec.add("I.T1.3", "gradient ratio at depth 50", 1.5e-31)
     rec.add("I.T1.3", "gradient ratio at depth 1", 0.5)
+    rec.add("I.P3", "test accuracy", 0.8)  # a real difference beside the missing ones
+    rec.check("I.T1.3", True)
     rec.save()
     card = scorecard("quick")
     rows = card[card.metric.str.startswith("gradient ratio")]
     assert list(rows.ours) == ["1.50e-31", "0.5000"]
     assert list(rows.difference) == ["—", "—"]  # no report number: no difference, not "+nan"
+    assert card[(card.question == "I.T1.3") & (card.metric == "check")].difference.tolist() == ["—"]
+    assert card[(card.question == "I.P3") & (card.metric == "test accuracy")].difference.tolist() == ["-0.0700"]
