@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .metrics import classification_metrics
 from .recurrent import RecurrentClassifier, n_trainable
-from .train import History, evaluate, fit
+from .train import History, fit
 
 
 @dataclass(frozen=True)
@@ -78,12 +77,9 @@ def _train_one(run: Run) -> Outcome:
     as_t = lambda arrs: tuple(torch.as_tensor(a) for a in arrs)
     t0 = time.perf_counter()
     res = fit(model, as_t(d["train"]), as_t(d["curve"]), epochs=run.epochs, batch_size=run.batch_size,
-              lr=run.lr, seed=run.seed, progress=False, desc=run.name)
-    metrics = proba = None
-    if not res.history.diverged:
-        test = [t.to(device) for t in as_t(d["test"])]
-        _, _, proba = evaluate(model, test)
-        metrics = classification_metrics(d["test"][-1], proba)
+              lr=run.lr, seed=run.seed, progress=False, desc=run.name, final_test=as_t(d["test"]))
+    metrics, proba = res.test_metrics, res.test_proba
+    if proba is not None:
         proba = proba.astype(np.float32)
     return Outcome(run, n_trainable(model), res.history, metrics, proba, time.perf_counter() - t0, device)
 

@@ -214,22 +214,15 @@ def fit_and_score(model: nn.Module, data, *, epochs: int, batch_size: int, lr: f
     (accuracy, F1, ROC AUC, confusion on the whole test set), ``proba`` and ``train_acc`` (last
     epoch's running training accuracy, dropout on, as the report's curves show it)."""
     from .imdb_glove import balanced_subset
-    from .metrics import classification_metrics
-    from .train import evaluate, fit
+    from .train import fit
 
     model.to(device)
     test = data.test
     curve = test if curve_test is None else test.subset(balanced_subset(test.labels, curve_test, seed + 7))
     res = fit(model, data.train.tensors(device), curve.tensors(device), epochs=epochs, batch_size=batch_size,
-              lr=lr, seed=seed, desc=desc, progress=progress)
-    out = {"fit": res, "metrics": None, "proba": None,
-           "train_acc": res.history.final.get("train_acc") if res.history.epochs else None}
-    if res.test_metrics is None:  # diverged
-        return out
-    _, _, proba = evaluate(model, test.tensors(device))
-    out["metrics"] = classification_metrics(test.labels, proba)
-    out["proba"] = proba
-    return out
+              lr=lr, seed=seed, desc=desc, progress=progress, final_test=test.tensors(device))
+    return {"fit": res, "metrics": res.test_metrics, "proba": res.test_proba,
+            "train_acc": res.history.final.get("train_acc") if res.history.epochs else None}
 
 
 def n_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -78,11 +78,13 @@ def evaluate(model: nn.Module, data, batch_size: int = 1024) -> tuple[float, flo
 def fit(model: nn.Module, train, test, *, epochs: int, batch_size: int, lr: float,
         optimizer: str = "adam", weight_decay: float = 0.0, seed: int = 0, progress: bool = True,
         desc: str = "", eval_batch_size: int = 1024, raise_on_divergence: bool = False,
-        optimizer_kwargs: dict | None = None) -> FitResult:
+        optimizer_kwargs: dict | None = None, final_test=None) -> FitResult:
     """Train with cross-entropy; evaluate on ``test`` after each epoch (see module docstring).
 
-    ``optimizer_kwargs`` go to the optimizer (e.g. ``{"foreach": True}`` for Adam, which speeds
-    up small-batch steps)."""
+    ``final_test`` (default: ``test``) is the set the returned metrics and probabilities are
+    measured on, so the per-epoch curve can use a cheap subset while the final numbers use the
+    whole test set. ``optimizer_kwargs`` go to the optimizer (e.g. ``{"foreach": True}`` for
+    Adam, which speeds up small-batch steps)."""
     device = next(model.parameters()).device
     train = [t.to(device) for t in train]
     test = [t.to(device) for t in test]
@@ -124,6 +126,7 @@ def fit(model: nn.Module, train, test, *, epochs: int, batch_size: int, lr: floa
             raise Diverged(hist.message)
         print(f"[{desc or 'run'}] DIVERGED: {hist.message}")
         return FitResult(model, hist, None, None)
-    _, _, proba = evaluate(model, test, eval_batch_size)
-    metrics = classification_metrics(test[-1].cpu().numpy(), proba)
+    final = test if final_test is None else [t.to(device) for t in final_test]
+    _, _, proba = evaluate(model, final, eval_batch_size)
+    metrics = classification_metrics(final[-1].cpu().numpy(), proba)
     return FitResult(model, hist, metrics, proba)

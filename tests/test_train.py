@@ -1,0 +1,58 @@
+"""The shared training loop: curves, final evaluation set, divergence."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from idl_helpers.metrics import bootstrap_accuracy, classification_metrics
+from idl_helpers.train import fit
+
+
+def _data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    return x, (x[:, 0] + 0.3 * x[:, 1] > 0).long()
+
+
+def test_curve_on_a_subset_final_metrics_on_the_whole_set():
+    train, test = _data(400, 0), _data(300, 1)
+    curve = (test[0][:50], test[1][:50])
+    torch.manual_seed(0)
+    m1 = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+    r = fit(m1, train, curve, epochs=3, batch_size=32, lr=1e-2, progress=False, final_test=test)
+    assert len(r.history.epochs) == 3 and r.test_metrics["n"] == 300 and len(r.test_proba) == 300
+    with torch.no_grad():
+        expected = torch.softmax(m1(test[0]), 1)[:, 1].numpy()
+    np.testing.assert_allclose(r.test_proba, expected, rtol=1e-5, atol=1e-6)
+    assert r.test_metrics == classification_metrics(test[1].numpy(), expected)
+    # the same seed without final_test trains the same model; its metrics are on the curve set
+    torch.manual_seed(0)
+    m2 = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+    r2 = fit(m2, train, curve, epochs=3, batch_size=32, lr=1e-2, progress=False)
+    assert r2.test_metrics["n"] == 50
+    assert [e["train_loss"] for e in r2.history.epochs] == [e["train_loss"] for e in r.history.epochs]
+
+
+def test_divergence_is_recorded_not_reported_as_a_number():
+    train, test = _data(200, 0), _data(100, 1)
+    model = nn.Linear(5, 2)
+    r = fit(model, (train[0] * 1e30, train[1]), test, epochs=3, batch_size=32, lr=1e30, progress=False)
+    assert r.history.diverged and "became" in r.history.message
+    assert r.test_metrics is None and r.test_proba is None
+
+
+def test_metrics_and_small_test_set_noise():
+    y = np.array([0, 0, 1, 1])
+    m = classification_metrics(y, np.array([0.1, 0.6, 0.4, 0.9]))
+    assert m["accuracy"] == 0.5 and m["confusion"] == [[1, 1], [1, 1]] and m["roc_auc"] == 0.75
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 25_000)
+    pred = np.where(rng.random(25_000) < 0.8, truth, 1 - truth)  # 80% accurate
+    b = bootstrap_accuracy(truth, pred, size=500, n_boot=2000)
+    # a 500-review estimate of an 80% classifier: std sqrt(.8 * .2 / 500) ≈ 0.018
+    assert math.isclose(b["std"], math.sqrt(0.8 * 0.2 / 500), rel_tol=0.1)
+    assert b["ci95_low"] < 0.8 < b["ci95_high"]
