@@ -9,7 +9,6 @@ word translation) the alternative is here too.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch

@@ -10,8 +10,6 @@ is not strong enough to prove a right one.
 from __future__ import annotations
 
 import random
-from typing import Iterable
-
 import sympy as sp
 
 
@@ -61,7 +59,3 @@ def same(a: sp.Expr, b: sp.Expr, *, trials: int = 8, seed: int = 0) -> bool:
     if _simplifies_to_zero(diff):
         return True
     return numerically_equal(sp.sympify(a), sp.sympify(b), trials=trials, seed=seed)
-
-
-def all_same(pairs: Iterable[tuple[sp.Expr, sp.Expr]]) -> bool:
-    return all(same(a, b) for a, b in pairs)

@@ -23,7 +23,7 @@ import numpy as np
 from . import device as device_mod
 from . import paths
 from .profiles import check_profile
-from .results import Recorder
+from .results import Recorder, git_commit, versions
 
 
 @dataclass
@@ -78,8 +78,6 @@ def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_
     plot_style()
     described = device_mod.describe(dev)
     rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
-    from .results import git_commit, versions
-
     v = versions()
     print(f"Executed with profile={profile!r}, seed={seed}, device={described}; "
           f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
+from . import device as device_mod
 from . import paths
 from .profiles import check_profile, default_profile
 from .results import git_commit, versions
@@ -87,13 +88,10 @@ def validate(profile: str, seed, device: str, data_dir: str | None) -> dict:
         raise RunnerError(str(exc)) from None
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise RunnerError(f"seed must be an integer, not {seed!r}")
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise RunnerError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise RunnerError(f"device {device!r} requested but no CUDA GPU is visible")
+    try:
+        device_mod.resolve(device)  # the same check every notebook's setup() makes
+    except (ValueError, RuntimeError) as exc:
+        raise RunnerError(str(exc)) from None
     if data_dir and not Path(data_dir).is_dir():
         raise RunnerError(f"data_dir {data_dir!r} is not a directory")
     return {"profile": profile, "seed": seed, "device": device, "data_dir": str(data_dir or "")}
@@ -149,6 +147,11 @@ def threads_per_kernel(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(jobs, 1))
 
 
+def _first_line(message) -> str:
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None,
              threads: int | None = None) -> dict:
     """Run one notebook (in a worker process); never raises for a failing notebook."""
@@ -174,9 +177,9 @@ def _execute(source: str, output: str, parameters: dict, results_dir: str, timeo
         status = "ok"
     except PapermillExecutionError as exc:
         status, cell = "failed", exc.exec_count
-        error = f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ''}"
+        error = f"{exc.ename}: {_first_line(exc.evalue)}"
     except Exception as exc:  # kernel died, bad notebook, timeout …
-        status, error = "failed", f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        status, error = "failed", f"{exc.__class__.__name__}: {_first_line(exc)}"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
         for var, value in saved.items():
@@ -254,8 +257,6 @@ def _write_log(runs: list[NotebookRun], profile: str, params: dict, results_root
     """Merge this run into ``runs-<profile>.json``: one entry per notebook, the latest run of each
     (so ``--only`` runs update their notebooks and keep the others' timings)."""
     import torch
-
-    from . import device as device_mod
 
     results_root.mkdir(parents=True, exist_ok=True)
     path = results_root / f"runs-{profile}.json"

@@ -30,7 +30,6 @@ def test_gradcheck_catches_planted_bug_and_names_the_block():
 
     def buggy(X, y, p):   # forgets the sigmoid derivative on the hidden layer
         J, g = nn.loss_and_grads(X, y, p)
-        h = nn.hidden(X, p)
         B = len(y)
         d = nn.forward(X, p)
         d[np.arange(B), y] -= 1
