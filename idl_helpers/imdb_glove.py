@@ -124,10 +124,8 @@ def prepare_imdb(max_len: int = 100, glove_dim: int = 50, *, n_train: int | None
         vocab, ids, lengths = z["vocab"].tolist(), z["ids"], z["lengths"]
     else:
         vocab, ids, lengths = _encode_all(df, max_len)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(tmp, vocab=np.asarray(vocab, dtype=str), ids=ids, lengths=lengths)
-        tmp.replace(cache)
+        with paths.atomic_path(cache) as tmp:
+            np.savez(tmp, vocab=np.asarray(vocab, dtype=str), ids=ids, lengths=lengths)
     g = glove_mod.load_glove(glove_dim)
     emb, report = g.embedding_matrix(vocab[2:], oov=oov, seed=seed)
     emb = np.vstack([np.zeros((2, g.dim), np.float32), emb])

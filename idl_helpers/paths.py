@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: The repository root (the folder holding ``_config.yml``).
@@ -59,3 +62,24 @@ def results_dir(profile: str | None = None) -> Path:
     value = os.environ.get(RESULTS_DIR_ENV)
     root = Path(value).expanduser() if value else book_dir() / "results"
     return root / profile if profile else root
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary path of its own beside ``final``, moved onto ``final`` when the block succeeds.
+
+    Notebooks executed in parallel build the same caches at the same time; each writer gets a
+    unique temporary file (never a shared ``.tmp`` name), so readers see either no file or a
+    complete one, and a failed write leaves nothing behind. The temporary name keeps
+    ``final``'s suffix, so ``np.save``/``np.savez`` do not append another.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.stem}.", suffix=final.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

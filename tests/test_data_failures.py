@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import http.server
 import io
@@ -13,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from idl_helpers import paths
@@ -159,3 +159,39 @@ def test_glove_from_zip_and_bad_rows(isolated_data, monkeypatch):
     glove.load_glove.cache_clear()
     with pytest.raises(DataCorruptError, match="line 2"):
         glove.parse_glove_text(["a 1 2 3", "b 1 2"])
+
+
+def test_atomic_path_gives_each_writer_its_own_temporary_file(tmp_path):
+    final = tmp_path / "cache" / "x.npz"
+    with paths.atomic_path(final) as a, paths.atomic_path(final) as b:
+        assert a != b and a.suffix == b.suffix == ".npz"
+        np.savez(a, v=np.arange(3))
+        np.savez(b, v=np.arange(5))
+        assert not final.exists()  # nothing is visible before a writer finishes
+    assert np.load(final)["v"].tolist() == [0, 1, 2]  # b finished first, then a: the last writer wins, whole
+    with pytest.raises(RuntimeError):
+        with paths.atomic_path(tmp_path / "cache" / "y.txt") as t:
+            t.write_text("half")
+            raise RuntimeError("writer died")
+    assert sorted(p.name for p in final.parent.iterdir()) == ["x.npz"]  # no debris, no partial file
+
+
+def _load_imdb_in_a_fresh_process(cache: str) -> tuple[int, str]:
+    import os
+
+    os.environ[paths.CACHE_DIR_ENV] = cache
+    df = imdb.load_imdb(progress=False)
+    return len(df), hashlib.sha1(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
+
+
+def test_parallel_notebooks_can_build_the_same_cache(mirror, tmp_path):
+    """Two kernels started together (idl-book run --jobs 2, cold cache in CI) both build the
+    IMDB parquet; both must get the complete data set."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        got = list(pool.map(_load_imdb_in_a_fresh_process, [str(tmp_path / "cache")] * 2))
+    assert got[0] == got[1] and got[0][0] == 50_000
+    left = [p.name for p in (tmp_path / "cache" / "imdb").iterdir()]
+    assert len(left) == 1 and left[0].startswith("imdb-") and left[0].endswith(".parquet")  # no temp files

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,9 +85,8 @@ def verify(path: Path, known_hash: str | None) -> tuple[bool, str]:
         actual = file_hash(path, algorithm)
         stamps[key] = actual
         try:
-            tmp = _stamp_file().with_suffix(".tmp")
-            tmp.write_text(json.dumps(stamps))
-            os.replace(tmp, _stamp_file())
+            with paths.atomic_path(_stamp_file()) as tmp:
+                tmp.write_text(json.dumps(stamps))
         except OSError:
             pass
     return actual == expected, f"{algorithm}:{actual}"

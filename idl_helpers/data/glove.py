@@ -180,9 +180,10 @@ def _from_zip(dim: int) -> GloVe:
                 words, vectors = parse_glove_text(io.TextIOWrapper(raw, encoding="utf-8"), dim)
         except (zipfile.BadZipFile, KeyError, EOFError) as exc:
             raise DataCorruptError(f"{z}: cannot read {member} ({exc})") from exc
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(npy, vectors)
-        vocab.write_text("\n".join(words) + "\n", encoding="utf-8")
+        with paths.atomic_path(npy) as tmp:
+            np.save(tmp, vectors)
+        with paths.atomic_path(vocab) as tmp:  # written last: its presence means both are complete
+            tmp.write_text("\n".join(words) + "\n", encoding="utf-8")
     words = vocab.read_text(encoding="utf-8").split("\n")[:-1]
     return GloVe(words, np.load(npy, mmap_mode="r"), source=f"glove.6B.zip ({dim}d)")
 

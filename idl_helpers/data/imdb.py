@@ -124,10 +124,8 @@ def load_imdb(split: str | None = None, *, progress: bool = True) -> pd.DataFram
         df = read_directory(path) if path.is_dir() else read_archive(path, progress=progress)
         check_counts(df, str(path))
         df = df.sort_values(["split", "label", "id"], ascending=[False, True, True], ignore_index=True)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(cached)
+        with paths.atomic_path(cached) as tmp:
+            df.to_parquet(tmp, index=False)
     df.attrs["variant"] = variant
     if split is not None:
         df = df[df["split"] == split].reset_index(drop=True)
