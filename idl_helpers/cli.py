@@ -4,6 +4,7 @@
     idl-book build [--warnings-as-errors] [--root DIR]
     idl-book data status | fetch [NAME …]
     idl-book scorecard [--profile P]
+    idl-book status [--profile P]
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _cmd_run(a) -> int:
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the notebooks that had not finished keep their previous pages and results "
+              "(marked 'interrupted' in the run log; `idl-book status` lists them)", file=sys.stderr)
+        return 130
     table = summary(runs)
     print()
     print(table.drop(columns=["error"] if (table["error"] == "").all() else []).to_string(index=False))
@@ -113,13 +118,61 @@ def _cmd_data(a) -> int:
 
 
 def _cmd_scorecard(a) -> int:
+    from .results import ResultsError
     from .scorecard import scorecard
 
     import pandas as pd
 
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 50):
-        print(scorecard(None if a.profile == "latest" else a.profile))
+    try:
+        table = scorecard(None if a.profile == "latest" else a.profile)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", None):
+        print(table.to_string(index=False))
     return 0
+
+
+def _cmd_status(a) -> int:
+    from .page_status import page_status
+
+    try:
+        pages = page_status(None if a.profile == "latest" else a.profile)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for p in pages:
+        print(p.line())
+    bad = [p for p in pages if not p.ok]
+    counts = {s: sum(p.state == s for p in pages) for s in ("current", "stale", "failed", "interrupted", "missing")}
+    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(pages)} pages")
+    if bad:
+        print(f"not current: {', '.join(p.name for p in bad)} — re-run them with "
+              f"`idl-book run --profile {bad[0].profile or 'quick'} --only NAME …`", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return value
+
+
+def _interrupt_on_sigterm() -> None:
+    """CI cancels a job with SIGTERM: treat it like Ctrl-C, so the runner cleans up the same way."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner's worker)
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     r.add_argument("--data-dir", default="",
                    help=f"local data directory passed to every notebook (default: the notebooks read ${paths.DATA_DIR_ENV})")
-    r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    r.add_argument("--timeout", type=_positive_int, default=None, help="per-cell timeout in seconds")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("build", help="build the HTML book from the executed notebooks (no execution)")
     b.add_argument("--warnings-as-errors", "-W", action="store_true")
@@ -147,11 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("scorecard", help="print the report-vs-ours table")
     s.add_argument("--profile", default="latest")
     s.set_defaults(func=_cmd_scorecard)
+    st = sub.add_parser("status", help="list stale, failed and missing pages (exit 1 when any)")
+    st.add_argument("--profile", default="latest",
+                    help="judge every page as a run of this profile (default: the profile each page shows)")
+    st.set_defaults(func=_cmd_status)
     a = p.parse_args(argv)
     from .profiles import PROFILES
 
     if getattr(a, "profile", None) not in (None, "auto", "latest", *PROFILES):
         p.error(f"unknown profile {a.profile!r}; valid profiles are: auto, {', '.join(PROFILES)}")
+    if a.command == "run" and a.only is not None and not all(n.strip() for n in a.only):
+        p.error("--only needs notebook names; an empty name would match every notebook")
+    if a.command == "run":
+        _interrupt_on_sigterm()
     return a.func(a)
 
 

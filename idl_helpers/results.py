@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 import time
@@ -47,18 +48,55 @@ def versions() -> dict[str, str]:
     return out
 
 
+#: Environment variable naming where a running notebook writes its results file: the runner
+#: points it at a staging folder and moves the file into the book only when the notebook finished.
+STAGING_ENV = "IDL_RESULTS_STAGING"
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read (damaged JSON, wrong layout)."""
+
+
+def is_runner_output(path: str, root: Path | None = None) -> bool:
+    """True for files the runner itself writes into the repository: results and run logs under
+    ``book/results/``, and ``book/<rel>.ipynb`` whenever ``notebooks/<rel>.ipynb`` is a source."""
+    root = Path(root or paths.REPO_ROOT)
+    if path.startswith("book/results/"):
+        return True
+    if path.startswith("book/") and path.endswith(".ipynb"):
+        return (root / "notebooks" / path[len("book/"):]).is_file()
+    return False
+
+
+def _dirty_paths(porcelain: str) -> list[str]:
+    out = []
+    for line in porcelain.splitlines():
+        name = line[3:]
+        if " -> " in name:  # a rename: both sides count
+            out += name.split(" -> ")
+        else:
+            out.append(name)
+    return [n.strip('"') for n in out if n]
+
+
 @lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The repository's commit (``+dirty`` when there are uncommitted changes), or ``unknown``."""
+    """The repository's commit, ``+dirty`` when files other than the runner's own outputs
+    (executed pages, results, run logs: :func:`is_runner_output`) differ from it, or ``unknown``.
+
+    The runner rewrites pages in ``book/`` while it works, so counting those would mark every
+    run after the first as dirty even on a clean clone.
+    """
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
-        dirty = subprocess.run(
+        porcelain = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.REPO_ROOT,
             capture_output=True, text=True, timeout=10,
-        ).stdout.strip()
+        ).stdout
+        dirty = [p for p in _dirty_paths(porcelain) if not is_runner_output(p)]
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -128,8 +166,9 @@ class Recorder:
 
     def save(self) -> Path:
         """Write (overwrite) ``<results>/<profile>/<notebook>.json``; returns its path."""
-        out = paths.results_dir(self.profile) / f"{self.notebook}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = os.environ.get(STAGING_ENV)
+        folder = Path(staging) / self.profile if staging else paths.results_dir(self.profile)
+        out = folder / f"{self.notebook}.json"
         payload = {
             "schema": SCHEMA_VERSION,
             "notebook": self.notebook,
@@ -142,8 +181,25 @@ class Recorder:
             "git_commit": git_commit(),
             "records": self.records,
         }
-        out.write_text(json.dumps(payload, indent=1) + "\n")
+        with paths.atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(payload, indent=1) + "\n")
         return out
+
+
+def read_file(path: Path) -> dict:
+    """One results file, or a :class:`ResultsError` that names it and says what to do."""
+    try:
+        payload = json.loads(Path(path).read_text())
+        if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+            raise ValueError("no 'records' list")
+        for key in ("notebook", "wall_time_s", "git_commit", "versions", "started_utc"):
+            payload[key]  # noqa: B018 - every field load() reads must be there
+        return payload
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{path}: not a readable results file ({exc.__class__.__name__}: {exc}); "
+                           f"re-run its notebook or restore it with `git checkout -- {path}`") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
@@ -152,7 +208,7 @@ def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
     files = sorted((root / profile).glob("*.json") if profile else root.glob("*/*.json"))
     rows = []
     for f in files:
-        payload = json.loads(f.read_text())
+        payload = read_file(f)
         for r in payload["records"]:
             rows.append({**r, "notebook": payload["notebook"],
                          "notebook_wall_time_s": payload["wall_time_s"],

@@ -2,10 +2,13 @@
 
 ``run_notebooks`` executes every source notebook in ``notebooks/`` (or those named in
 ``only``) into the book folder, one kernel per notebook, ``jobs`` at a time, under one
-profile. A failing notebook does not stop the others: its executed copy (with the
-traceback) is still written, and the returned :class:`NotebookRun` names the cell that
-failed. A run log (status, wall time, device, versions per notebook) is written beside
-the results as ``runs-<profile>.json``.
+profile. Runs are atomic: a notebook executes into a staging folder, and only one that
+finished replaces its page, its results file and its run-log entry. A failing notebook does
+not stop the others; the returned :class:`NotebookRun` names the cell that failed, its executed
+copy (with the traceback) is kept under ``_build/failed/<profile>/``, and the book keeps the
+previous page, marked in the run log. A run log (status, wall time, device, versions and the
+hashes of the inputs per notebook, :mod:`idl_helpers.page_status`) is written beside the
+results as ``runs-<profile>.json``, under a lock.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +30,7 @@ from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in sa
 from . import device as device_mod
 from . import paths
 from .profiles import check_profile, default_profile
-from .results import git_commit, versions
+from .results import STAGING_ENV, git_commit, versions
 
 PARAMETERS = ("profile", "seed", "device", "data_dir")
 #: notebooks that summarise the others run after them, in this order
@@ -66,8 +71,11 @@ def discover(source_root: Path | None = None) -> list[Path]:
 
 def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     """Keep notebooks whose stem equals or starts with one of ``only`` (error if one matches none)."""
-    if not only:
+    if only is None:
         return notebooks
+    if not only or any(not str(n).strip() for n in only):
+        raise RunnerError(f"--only needs notebook names, got {only!r}; available: "
+                          f"{', '.join(p.stem for p in notebooks)}")
     chosen, unknown = [], []
     for name in only:
         stem = Path(name).stem
@@ -152,32 +160,38 @@ def _first_line(message) -> str:
     return lines[0] if lines else ""
 
 
-def _execute(source: str, output: str, parameters: dict, results_dir: str, timeout: int | None,
-             threads: int | None = None) -> dict:
-    """Run one notebook (in a worker process); never raises for a failing notebook."""
+def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: str, staging: str,
+             timeout: int | None, threads: int | None = None) -> dict:
+    """Run one notebook (in a worker process) into ``output``, a staging path; never raises for a
+    failing notebook. Its results file goes to ``staging`` too (``$IDL_RESULTS_STAGING``), while
+    ``$IDL_RESULTS_DIR`` keeps pointing at the book's results, which summaries read."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     # inherited by the kernel (torch, NumPy's BLAS and MKL read the thread counts at start-up);
     # restored afterwards, since with jobs=1 this runs in the caller's own process
-    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, *THREAD_VARS)}
+    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, *THREAD_VARS)}
     os.environ[paths.RESULTS_DIR_ENV] = results_dir
+    os.environ[STAGING_ENV] = staging
     for var in THREAD_VARS if threads else ():
         os.environ[var] = str(threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    Path(cwd).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     error, cell = "", None
     sockets = tempfile.mkdtemp(prefix="idl-kernel-")
     try:
         pm.execute_notebook(source, output, parameters=parameters, kernel_name="python3",
-                            cwd=str(out.parent), progress_bar=False, log_output=False,
+                            cwd=cwd, progress_bar=False, log_output=False,
                             execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager(sockets))
         status = "ok"
     except PapermillExecutionError as exc:
         status, cell = "failed", exc.exec_count
         error = f"{exc.ename}: {_first_line(exc.evalue)}"
+        if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too
+            status = "interrupted"
     except Exception as exc:  # kernel died, bad notebook, timeout …
         status, error = "failed", f"{exc.__class__.__name__}: {_first_line(exc)}"
     finally:
@@ -192,16 +206,42 @@ def _execute(source: str, output: str, parameters: dict, results_dir: str, timeo
     return {"status": status, "wall_time_s": time.perf_counter() - t0, "error": error, "failed_cell": cell}
 
 
+def _utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class _Job:
+    """One notebook of a run: where it executes (staging) and where it lands when it finishes."""
+
+    src: Path
+    out: Path  # the page in the book
+    staged: Path  # where papermill writes it
+    staged_results: Path  # where its Recorder writes
+    failed_copy: Path  # where a failed attempt's executed copy (with the traceback) is kept
+    inputs: dict
+
+
 def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, jobs: int = 1,
                   seed: int = 0, device: str = "auto", data_dir: str | None = None,
                   source_root: Path | None = None, book_root: Path | None = None,
                   results_root: Path | None = None, timeout: int | None = None,
                   progress: bool = True) -> list[NotebookRun]:
-    """Execute notebooks into the book (see the module docstring); returns one record each."""
+    """Execute notebooks into the book (see the module docstring); returns one record each.
+
+    Each notebook runs into a staging folder; only a notebook that finished replaces its page,
+    its results file and its run-log entry. A failed or interrupted run leaves the previous page
+    and numbers in place and marks them in the run log (``last_attempt``); its executed copy,
+    traceback included, is kept under ``_build/failed/<profile>/``.
+
+    ``progress``: a bar on a terminal; in a log (no TTY) one line per notebook started and finished.
+    """
     profile = profile or default_profile()
     params = validate(profile, seed, device, data_dir)
     if data_dir:
         params["data_dir"] = str(Path(data_dir).resolve())
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0):
+        raise RunnerError(f"timeout must be a positive number of seconds, not {timeout!r}")
     source_root = Path(source_root) if source_root else paths.notebooks_dir()
     book_root = Path(book_root) if book_root else paths.book_dir()
     results_root = Path(results_root) if results_root else (
@@ -213,72 +253,215 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     first = [p for p in notebooks if p.stem not in RUN_LAST]
     last = [p for p in notebooks if p.stem in RUN_LAST]
     runs: list[NotebookRun] = []
-    bar = tqdm(total=len(notebooks), desc=f"notebooks ({profile})", unit="nb", disable=not progress)
+    show = _Progress(len(notebooks), profile, enabled=progress)
 
+    from .page_status import input_hashes
     from .profiles import PROFILES
 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
     before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}
     rank = {p: i for i, p in enumerate(PROFILES)}
-
-    def record(src: Path, res: dict):
-        out = book_root / src.relative_to(source_root)
-        old = before[src]
-        replaced = old if old in rank and rank[old] > rank[profile] else None
-        runs.append(NotebookRun(src.stem, str(src), str(out), **res, replaced_profile=replaced))
-        bar.update(1)
-        bar.set_postfix_str(f"{src.stem}: {res['status']}")
-
     threads = threads_per_kernel(jobs)
+    log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
+                  "threads_per_kernel": threads}
+    failed_root = book_root.resolve().parent / "_build" / "failed" / profile
+    book_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".run-", dir=book_root))  # same file system: moves are atomic
 
-    def args(src: Path):
-        out = book_root / src.relative_to(source_root)
-        return str(src), str(out), params, str(results_root), timeout, threads
+    def job(src: Path) -> _Job:
+        rel = src.relative_to(source_root)
+        return _Job(src, book_root / rel, staging / "pages" / rel, staging / "results" / src.stem,
+                    failed_root / rel, input_hashes(src))
 
-    for group in (first, last):
-        if jobs == 1 or len(group) <= 1:
-            for src in group:
-                bar.set_description_str(f"running {src.stem}")
-                record(src, _execute(*args(src)))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_execute, *args(src)): src for src in group}
-                bar.set_description_str(f"running {len(group)} notebooks, {jobs} at a time")
-                for fut in as_completed(futures):
-                    record(futures[fut], fut.result())
-    bar.close()
+    def land(j: _Job, res: dict) -> None:
+        old = before[j.src]
+        replaced = old if res["status"] == "ok" and old in rank and rank[old] > rank[profile] else None
+        output = j.out
+        if res["status"] == "ok":
+            for f in sorted((j.staged_results / profile).glob("*.json")):
+                dest = results_root / profile / f.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f, dest)
+            j.out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(j.staged, j.out)
+        elif j.staged.exists():
+            j.failed_copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(j.staged, j.failed_copy)
+            output = j.failed_copy
+        run = NotebookRun(j.src.stem, str(j.src), str(output), **res, replaced_profile=replaced)
+        _update_log(results_root, profile, [run], log_params, {j.src.stem: j.inputs})
+        runs.append(run)
+        show.finished(run)
+
+    running: dict[Path, _Job] = {}
+    try:
+        for group in (first, last):
+            if jobs == 1 or len(group) <= 1:
+                for src in group:
+                    j = running[src] = job(src)
+                    show.started(src.stem)
+                    res = _execute(str(src), str(j.staged), str(j.out.parent), params, str(results_root),
+                                   str(j.staged_results), timeout, threads)
+                    del running[src]
+                    land(j, res)
+                    if res["status"] == "interrupted":
+                        raise KeyboardInterrupt
+            else:
+                _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads)
+    except KeyboardInterrupt:
+        now = _utc()
+        for j in running.values():
+            run = NotebookRun(j.src.stem, str(j.src), str(j.out), "interrupted", 0.0,
+                              error=f"interrupted at {now}")
+            _update_log(results_root, profile, [run], log_params, {})
+            runs.append(run)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        show.close()
     order = {p.stem: i for i, p in enumerate(notebooks)}
     runs.sort(key=lambda r: order[r.name])
-    _write_log(runs, profile, {**params, "jobs": jobs, "threads_per_kernel": threads}, results_root)
     return runs
 
 
-def _write_log(runs: list[NotebookRun], profile: str, params: dict, results_root: Path) -> Path:
-    """Merge this run into ``runs-<profile>.json``: one entry per notebook, the latest run of each
-    (so ``--only`` runs update their notebooks and keep the others' timings)."""
+def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads) -> None:
+    """``group`` on ``jobs`` worker processes; on Ctrl-C the workers and their kernels are stopped."""
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        futures = {}
+        for src in group:
+            j = running[src] = job(src)
+            futures[pool.submit(_execute, str(src), str(j.staged), str(j.out.parent), params,
+                                str(results_root), str(j.staged_results), timeout, threads)] = src
+            show.started(src.stem)
+        for fut in as_completed(futures):
+            src = futures[fut]
+            j = running.pop(src)
+            try:
+                res = fut.result()
+            except Exception as exc:  # the worker process died
+                res = {"status": "failed", "wall_time_s": 0.0, "failed_cell": None,
+                       "error": f"{exc.__class__.__name__}: {_first_line(exc)}"}
+            land(j, res)
+            if res["status"] == "interrupted":
+                raise KeyboardInterrupt
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    procs = list(getattr(pool, "_processes", {}).values())
+    try:
+        import psutil
+
+        for p in procs:
+            try:
+                for child in psutil.Process(p.pid).children(recursive=True):
+                    child.kill()
+            except psutil.Error:
+                pass
+    except ImportError:  # pragma: no cover - psutil comes with ipykernel
+        pass
+    for p in procs:
+        p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Progress:
+    """A bar on a terminal; in a non-interactive log one plain line per notebook started and
+    finished (no carriage returns)."""
+
+    def __init__(self, total: int, profile: str, enabled: bool = True):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, desc=f"notebooks ({profile})", unit="nb", disable=not self.tty)
+
+    def _line(self, text: str) -> None:
+        if self.enabled and not self.tty:
+            print(text, file=sys.stderr, flush=True)
+
+    def started(self, name: str) -> None:
+        self.bar.set_description_str(f"running {name}")
+        self._line(f"[{self.done}/{self.total}] started  {name}")
+
+    def finished(self, run: "NotebookRun") -> None:
+        self.done += 1
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{run.name}: {run.status}")
+        where = f" in cell In [{run.failed_cell}]" if run.failed_cell is not None else ""
+        self._line(f"[{self.done}/{self.total}] finished {run.name}: {run.status}{where} "
+                   f"({run.wall_time_s:.1f} s)")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (a lock file of its own) for a read-modify-write."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_log_entries(path: Path) -> dict[str, dict]:
+    """The log's entries; a damaged log is kept aside (said on stderr), never silently dropped."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        return {e["name"]: e for e in json.loads(text)["notebooks"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.replace(path, aside)
+        print(f"warning: {path} could not be read ({exc.__class__.__name__}: {exc}); kept as {aside}, "
+              f"starting a new run log", file=sys.stderr)
+        return {}
+
+
+def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], params: dict,
+                inputs: dict[str, dict]) -> Path:
+    """Merge ``runs`` into ``runs-<profile>.json`` under a lock, written atomically.
+
+    One entry per notebook: the run the book shows (``status`` ok) with the inputs it was
+    executed from; a run that did not finish only adds ``last_attempt`` to it, so the shown
+    page's numbers are never reported as those of the failed run."""
     import torch
 
-    results_root.mkdir(parents=True, exist_ok=True)
     path = results_root / f"runs-{profile}.json"
-    try:
-        entries = {e["name"]: e for e in json.loads(path.read_text())["notebooks"]}
-    except (OSError, ValueError, KeyError):
-        entries = {}
     dev = device_mod.resolve(params["device"])
     common = {"device": device_mod.describe(dev), "cuda_available": torch.cuda.is_available(),
-              "parameters": {k: v for k, v in params.items() if k != "data_dir"},
-              "versions": versions(), "git_commit": git_commit(),
-              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+              "parameters": params, "versions": versions(), "git_commit": git_commit()}
+
     def rel(p: str) -> str:  # paths inside the repository are logged relative to it
         try:
             return Path(p).resolve().relative_to(paths.REPO_ROOT).as_posix()
         except ValueError:
             return p
 
-    for r in runs:
-        entries[r.name] = {**asdict(r), "source": rel(r.source), "output": rel(r.output), **common}
-    log = {"profile": profile, "notebooks": sorted(entries.values(), key=lambda e: e["source"])}
-    path.write_text(json.dumps(log, indent=1) + "\n")
+    with _locked(results_root / f".runs-{profile}.lock"):
+        entries = _read_log_entries(path)
+        for r in runs:
+            if r.status == "ok":
+                entries[r.name] = {**asdict(r), "source": rel(r.source), "output": rel(r.output), **common,
+                                   "finished_utc": _utc(), "inputs": inputs.get(r.name, {})}
+                continue
+            attempt = {"status": r.status, "at": _utc(), "error": r.error, "failed_cell": r.failed_cell,
+                       "wall_time_s": r.wall_time_s, "copy": rel(r.output), "git_commit": git_commit()}
+            entry = entries.get(r.name) or {"name": r.name, "source": rel(r.source), "status": r.status}
+            entries[r.name] = {**entry, "last_attempt": attempt}
+        log = {"profile": profile, "notebooks": sorted(entries.values(), key=lambda e: e["source"])}
+        with paths.atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(log, indent=1) + "\n")
     return path
 
 

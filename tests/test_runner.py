@@ -44,8 +44,11 @@ def test_runs_all_reports_failure_and_keeps_going(tiny):
     assert "planted failure" in by["02_fails"].error and "cell In [4]" in by["02_fails"].describe()
     assert all(r.wall_time_s > 0 for r in runs)
     # (In [4]: the parameters cell, papermill's injected parameters, "x = 1", then the failure)
-    # the executed copy exists, with the injected parameters and the traceback
-    executed = nbformat.read(book / "part1" / "02_fails.ipynb", as_version=4)
+    # the failed run never reaches the book; its executed copy, with the traceback, is kept aside
+    assert not (book / "part1" / "02_fails.ipynb").exists()
+    copy = book.parent / "_build" / "failed" / "smoke" / "part1" / "02_fails.ipynb"
+    assert by["02_fails"].output == str(copy)
+    executed = nbformat.read(copy, as_version=4)
     assert any("planted failure" in json.dumps(c.get("outputs", [])) for c in executed.cells)
     ok = nbformat.read(book / "part1" / "01_ok.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in ok.cells)
@@ -53,7 +56,10 @@ def test_runs_all_reports_failure_and_keeps_going(tiny):
     assert saved["seed"] == 7 and saved["records"][0]["value"] == pytest.approx(0.57)
     log = json.loads((book / "results" / "runs-smoke.json").read_text())
     assert [n["status"] for n in log["notebooks"]] == ["ok", "failed", "ok"]
-    assert all({"device", "versions", "git_commit", "wall_time_s"} <= set(n) for n in log["notebooks"])
+    ok_entries = [n for n in log["notebooks"] if n["status"] == "ok"]
+    assert all({"device", "versions", "git_commit", "wall_time_s", "inputs"} <= set(n) for n in ok_entries)
+    assert log["notebooks"][1]["last_attempt"]["failed_cell"] == 4
+    assert not list(book.glob(".run-*"))  # the staging folder is gone
 
 
 def test_parallel_jobs_and_only(tiny):

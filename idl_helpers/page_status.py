@@ -1,0 +1,216 @@
+"""Is a page in the book current? Stale, failed, interrupted and missing pages.
+
+When the runner executes a notebook it records, in ``runs-<profile>.json``, the sha256 of every
+input the page depends on: the source notebook and each ``idl_helpers`` module it imports,
+directly or through other modules (found by reading the code, :func:`library_inputs`). A page is
+
+* ``current``  — its last run succeeded and none of those files has changed since;
+* ``stale``    — the notebook or library code it uses changed after it was executed;
+* ``failed`` / ``interrupted`` — the last re-run did not finish (the book still shows the
+  previous, successful run, but says so);
+* ``missing``  — no executed page, or no successful run recorded for it.
+
+``idl-book status`` prints this; the book build shows a banner on every page that is not
+current (:mod:`idl_helpers.sphinx_status`), and the scorecard marks its rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+
+PACKAGE = "idl_helpers"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _notebook_code(path: Path) -> str:
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    lines = []
+    for c in cells:
+        src = c.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        # IPython magics and shell escapes are not Python
+        lines += [ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _module_file(dotted: str) -> Path | None:
+    """``idl_helpers.data.imdb`` → its file (module or package ``__init__``), if it exists."""
+    parts = dotted.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imports(code: str, module: str | None) -> set[str]:
+    """Dotted names of the ``idl_helpers`` modules that ``code`` imports (anywhere in it).
+
+    ``module`` is the importing module's dotted name, for relative imports."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    package = None
+    if module:
+        is_pkg = (_module_file(module) or Path()).name == "__init__.py"
+        package = module if is_pkg else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if not package:
+                    continue
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            # `from idl_helpers import train` imports a module, not a name
+            found |= {f"{target}.{a.name}" for a in node.names}
+    return {n for n in found if n.split(".")[0] == PACKAGE and _module_file(n)}
+
+
+def library_inputs(notebook: Path) -> list[Path]:
+    """Every ``idl_helpers`` file a notebook's code can run: its imports, their imports, …,
+    the packages' ``__init__`` files on the way, and the package data (``*.json``) of modules
+    that read it."""
+    todo = list(_imports(_notebook_code(notebook), None))
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages run first
+        f = _module_file(name)
+        if f is not None:
+            todo += _imports(f.read_text(), name)
+    files = {_module_file(n) for n in seen} - {None}
+    for f in list(files):
+        for data in re.findall(r'"([\w.-]+\.json)"', f.read_text()):
+            if (f.parent / data).is_file():
+                files.add(f.parent / data)
+    return sorted(files)
+
+
+def _key(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(paths.REPO_ROOT).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def input_hashes(notebook: Path) -> dict[str, str]:
+    """``{path: sha256}`` for the notebook and its library inputs (paths relative to the repository)."""
+    files = [Path(notebook), *library_inputs(notebook)]
+    return {_key(f): sha256(f) for f in files}
+
+
+def changed_inputs(recorded: dict[str, str]) -> list[str]:
+    """The recorded inputs whose content differs now (or that no longer exist)."""
+    out = []
+    for key, digest in recorded.items():
+        p = Path(key) if Path(key).is_absolute() else paths.REPO_ROOT / key
+        try:
+            if sha256(p) != digest:
+                out.append(key)
+        except OSError:
+            out.append(f"{key} (gone)")
+    return out
+
+
+@dataclass
+class PageStatus:
+    name: str
+    profile: str | None
+    state: str  # current | stale | failed | interrupted | missing
+    detail: str = ""
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "current"
+
+    def line(self) -> str:
+        return f"{self.name:34s} {self.profile or '-':6s} {self.state:11s} {self.detail}"
+
+
+def read_log(results_root: Path, profile: str) -> dict[str, dict]:
+    """The run log's entries by notebook name (empty when there is no log)."""
+    path = Path(results_root) / f"runs-{profile}.json"
+    try:
+        return {e["name"]: e for e in json.loads(path.read_text())["notebooks"]}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: the run log cannot be read ({exc.__class__.__name__}: {exc})") from None
+
+
+def page_status(profile: str | None = None, *, source_root: Path | None = None,
+                book_root: Path | None = None, results_root: Path | None = None) -> list[PageStatus]:
+    """One :class:`PageStatus` per source notebook.
+
+    ``profile=None`` judges each page by the profile it was executed with (what the book shows);
+    a profile given judges every page as a page of that profile."""
+    from .runner import discover, executed_profile
+
+    source_root = Path(source_root) if source_root else paths.notebooks_dir()
+    book_root = Path(book_root) if book_root else paths.book_dir()
+    results_root = Path(results_root) if results_root else book_root / "results"
+    logs: dict[str, dict] = {}
+    out = []
+    for src in discover(source_root):
+        page = book_root / src.relative_to(source_root)
+        shown = executed_profile(page) if page.is_file() else None
+        p = profile or shown
+        if p is None:
+            out.append(PageStatus(src.stem, None, "missing", "never executed"))
+            continue
+        if p not in logs:
+            logs[p] = read_log(results_root, p)
+        entry = logs[p].get(src.stem)
+        attempt = (entry or {}).get("last_attempt")
+        if not page.is_file():
+            out.append(PageStatus(src.stem, p, "missing", "no executed page in the book"))
+        elif shown != p:
+            out.append(PageStatus(src.stem, p, "missing", f"the book shows a {shown or 'non-runner'} run"))
+        elif entry is None or entry.get("status") != "ok":
+            state = attempt["status"] if attempt else "missing"
+            out.append(PageStatus(src.stem, p, state, "no successful run recorded"
+                                  + (f"; last attempt {attempt['status']} at {attempt['at']}" if attempt else "")))
+        elif attempt:
+            where = f" in cell In [{attempt['failed_cell']}]" if attempt.get("failed_cell") is not None else ""
+            out.append(PageStatus(src.stem, p, attempt["status"],
+                                  f"last re-run {attempt['status']} at {attempt['at']}{where}"
+                                  f"{': ' + attempt['error'] if attempt.get('error') else ''}; "
+                                  f"the page shows the run of {entry.get('finished_utc', '?')}"))
+        elif "inputs" not in entry:
+            out.append(PageStatus(src.stem, p, "stale", "executed before inputs were recorded"))
+        else:
+            changed = changed_inputs(entry["inputs"])
+            if changed:
+                out.append(PageStatus(src.stem, p, "stale", "changed since it was executed: "
+                                      + ", ".join(changed), changed))
+            else:
+                out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}"))
+    return out
