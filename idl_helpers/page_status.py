@@ -120,10 +120,14 @@ def _key(path: Path) -> str:
         return str(Path(path).resolve())
 
 
-def input_hashes(notebook: Path) -> dict[str, str]:
-    """``{path: sha256}`` for the notebook and its library inputs (paths relative to the repository)."""
-    files = [Path(notebook), *library_inputs(notebook)]
+def input_hashes_of(files) -> dict[str, str]:
+    """``{path: sha256}`` (paths relative to the repository when inside it)."""
     return {_key(f): sha256(f) for f in files}
+
+
+def input_hashes(notebook: Path) -> dict[str, str]:
+    """``{path: sha256}`` for the notebook and its library inputs."""
+    return input_hashes_of([Path(notebook), *library_inputs(notebook)])
 
 
 def changed_inputs(recorded: dict[str, str]) -> list[str]:

@@ -255,7 +255,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     runs: list[NotebookRun] = []
     show = _Progress(len(notebooks), profile, enabled=progress)
 
-    from .page_status import input_hashes
+    from .page_status import input_hashes, input_hashes_of
     from .profiles import PROFILES
 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
@@ -270,8 +270,11 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
 
     def job(src: Path) -> _Job:
         rel = src.relative_to(source_root)
+        inputs = input_hashes(src)
+        if src.stem in RUN_LAST:  # a summary shows everybody's numbers: they are its inputs too
+            inputs.update(input_hashes_of(sorted((results_root / profile).glob("*.json"))))
         return _Job(src, book_root / rel, staging / "pages" / rel, staging / "results" / src.stem,
-                    failed_root / rel, input_hashes(src))
+                    failed_root / rel, inputs)
 
     def land(j: _Job, res: dict) -> None:
         old = before[j.src]

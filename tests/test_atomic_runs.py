@@ -295,3 +295,14 @@ def test_the_build_puts_a_banner_on_pages_that_are_not_current(book, monkeypatch
     sphinx_status._page_context(App, "book/part1/03_flaky", "page.html", context, None)
     assert context["body"].startswith('<div class="admonition warning idl-page-status">')
     assert "This page is stale" in context["body"] and "03_flaky.ipynb" in context["body"]
+
+
+def test_a_summary_is_stale_once_a_page_it_summarises_has_new_numbers(book):
+    src, root = book
+    write_nb(src / "scorecard.ipynb", "from idl_helpers import results\nresults.load()")
+    runner.run_notebooks("smoke", only=["03", "scorecard"], source_root=src, book_root=root, progress=False)
+    states = {p.name: p.state for p in page_status.page_status(source_root=src, book_root=root)}
+    assert states["scorecard"] == "current"
+    runner.run_notebooks("smoke", only=["03"], source_root=src, book_root=root, progress=False, seed=3)
+    state = {p.name: p for p in page_status.page_status(source_root=src, book_root=root)}["scorecard"]
+    assert state.state == "stale" and any(c.endswith("smoke/03_flaky.json") for c in state.changed)
