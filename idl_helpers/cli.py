@@ -26,7 +26,7 @@ def _cmd_run(a) -> int:
     print(f"profile: {profile}" + (" (chosen from the hardware)" if a.profile == "auto" else ""))
     try:
         runs = run_notebooks(profile, only=a.only, jobs=a.jobs, seed=a.seed, device=a.device,
-                             data_dir=a.data_dir, timeout=a.timeout)
+                             data_dir=a.data_dir, timeout=a.timeout, replace_thorough=a.replace_thorough)
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -46,6 +46,12 @@ def _cmd_run(a) -> int:
               f"({', '.join(sorted({r.replaced_profile for r in replaced}))}) were replaced by {profile} runs: "
               f"{', '.join(r.name for r in replaced)}. `git checkout -- book/` restores the committed copies.",
               file=sys.stderr)
+    kept = [r for r in runs if r.kept_profile]
+    if kept:
+        print(f"note: the book keeps its more thorough ({', '.join(sorted({r.kept_profile for r in kept}))}) "
+              f"pages of {', '.join(r.name for r in kept)}; this run's {profile} numbers are in "
+              f"book/results/{profile}/ and its executed copies in _build/executed/{profile}/ "
+              f"(--replace-thorough puts them in the book instead)", file=sys.stderr)
     for r in failed:
         print(f"FAILED: {r.describe()}  (see {r.output})", file=sys.stderr)
     return 1 if failed else 0
@@ -187,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--data-dir", default="",
                    help=f"local data directory passed to every notebook (default: the notebooks read ${paths.DATA_DIR_ENV})")
     r.add_argument("--timeout", type=_positive_int, default=None, help="per-cell timeout in seconds")
+    r.add_argument("--replace-thorough", action="store_true",
+                   help="let this run replace pages executed under a more thorough profile (default: keep them)")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("build", help="build the HTML book from the executed notebooks (no execution)")
     b.add_argument("--warnings-as-errors", "-W", action="store_true")

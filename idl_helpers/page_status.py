@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
+from .profiles import PROFILES
+
+RANK = {p: i for i, p in enumerate(PROFILES)}
 
 PACKAGE = "idl_helpers"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -194,9 +197,10 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
             logs[p] = read_log(results_root, p)
         entry = logs[p].get(src.stem)
         attempt = (entry or {}).get("last_attempt")
+        lighter = shown in RANK and p in RANK and RANK[shown] > RANK[p]  # the book keeps a more thorough page
         if not page.is_file():
             out.append(PageStatus(src.stem, p, "missing", "no executed page in the book"))
-        elif shown != p:
+        elif shown != p and not lighter:
             out.append(PageStatus(src.stem, p, "missing", f"the book shows a {shown or 'non-runner'} run"))
         elif entry is None or entry.get("status") != "ok":
             state = attempt["status"] if attempt else "missing"
@@ -212,9 +216,10 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
             out.append(PageStatus(src.stem, p, "stale", "executed before inputs were recorded"))
         else:
             changed = changed_inputs(entry["inputs"])
+            shows = f" (the book shows its {shown} run)" if lighter else ""
             if changed:
                 out.append(PageStatus(src.stem, p, "stale", "changed since it was executed: "
-                                      + ", ".join(changed), changed))
+                                      + ", ".join(changed) + shows, changed))
             else:
-                out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}"))
+                out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}{shows}"))
     return out

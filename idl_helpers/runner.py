@@ -51,6 +51,7 @@ class NotebookRun:
     error: str = ""
     failed_cell: int | None = None  # execution count, as "In [n]" shows it in the executed notebook
     replaced_profile: str | None = None  # the more thorough profile of the copy this run overwrote
+    kept_profile: str | None = None  # the more thorough profile of the page this run left in the book
 
     def describe(self) -> str:
         if self.status == "ok":
@@ -226,8 +227,13 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
                   seed: int = 0, device: str = "auto", data_dir: str | None = None,
                   source_root: Path | None = None, book_root: Path | None = None,
                   results_root: Path | None = None, timeout: int | None = None,
-                  progress: bool = True) -> list[NotebookRun]:
+                  progress: bool = True, replace_thorough: bool = False) -> list[NotebookRun]:
     """Execute notebooks into the book (see the module docstring); returns one record each.
+
+    The book shows the most thorough run of each page: a run under a lighter profile than the
+    page's (``smoke`` over ``quick``, ``quick`` over ``full``) records its numbers but leaves the
+    page alone, its executed copy going to ``_build/executed/<profile>/`` — unless
+    ``replace_thorough``.
 
     Each notebook runs into a staging folder; only a notebook that finished replaces its page,
     its results file and its run-log entry. A failed or interrupted run leaves the previous page
@@ -265,6 +271,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
                   "threads_per_kernel": threads}
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile
+    kept_root = book_root.resolve().parent / "_build" / "executed" / profile
     book_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".run-", dir=book_root))  # same file system: moves are atomic
 
@@ -278,20 +285,22 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
 
     def land(j: _Job, res: dict) -> None:
         old = before[j.src]
-        replaced = old if res["status"] == "ok" and old in rank and rank[old] > rank[profile] else None
-        output = j.out
+        thorough = old if res["status"] == "ok" and old in rank and rank[old] > rank[profile] else None
+        replaced, kept = (thorough, None) if replace_thorough else (None, thorough)
+        output = kept_root / j.src.relative_to(source_root) if kept else j.out
         if res["status"] == "ok":
             for f in sorted((j.staged_results / profile).glob("*.json")):
                 dest = results_root / profile / f.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(f, dest)
-            j.out.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(j.staged, j.out)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(j.staged, output) if kept else os.replace(j.staged, output)
         elif j.staged.exists():
             j.failed_copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(j.staged, j.failed_copy)
             output = j.failed_copy
-        run = NotebookRun(j.src.stem, str(j.src), str(output), **res, replaced_profile=replaced)
+        run = NotebookRun(j.src.stem, str(j.src), str(output), **res, replaced_profile=replaced,
+                          kept_profile=kept)
         _update_log(results_root, profile, [run], log_params, {j.src.stem: j.inputs})
         runs.append(run)
         show.finished(run)

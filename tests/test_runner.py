@@ -72,14 +72,26 @@ def test_parallel_jobs_and_only(tiny):
     assert [n["name"] for n in log["notebooks"]] == ["01_ok", "02_fails", "scorecard"]  # merged, not replaced
 
 
-def test_a_smoke_run_over_a_quick_copy_is_reported(tiny):
+def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
     src, book = tiny
     runner.run_notebooks("quick", only=["01_ok"], source_root=src, book_root=book, progress=False)
     assert runner.executed_profile(book / "part1" / "01_ok.ipynb") == "quick"
     again = runner.run_notebooks("quick", only=["01_ok"], source_root=src, book_root=book, progress=False)
     assert again[0].replaced_profile is None
+    page = (book / "part1" / "01_ok.ipynb").read_text()
+    # the book keeps the more thorough page; the lighter run's numbers and copy are kept beside it
     smoke = runner.run_notebooks("smoke", only=["01_ok"], source_root=src, book_root=book, progress=False)
-    assert smoke[0].replaced_profile == "quick"
+    assert smoke[0].kept_profile == "quick" and smoke[0].replaced_profile is None
+    assert (book / "part1" / "01_ok.ipynb").read_text() == page
+    assert runner.executed_profile(book.parent / "_build" / "executed" / "smoke" / "part1" / "01_ok.ipynb") == "smoke"
+    assert (book / "results" / "smoke" / "01_ok.json").exists()
+    from idl_helpers.page_status import page_status
+    state = {p.name: p for p in page_status("smoke", source_root=src, book_root=book)}["01_ok"]
+    assert state.state == "current" and "the book shows its quick run" in state.detail
+    forced = runner.run_notebooks("smoke", only=["01_ok"], source_root=src, book_root=book, progress=False,
+                                  replace_thorough=True)
+    assert forced[0].replaced_profile == "quick"
+    assert runner.executed_profile(book / "part1" / "01_ok.ipynb") == "smoke"
 
 
 def test_kernels_never_oversubscribe_the_cores(tiny, monkeypatch, tmp_path):
