@@ -142,3 +142,154 @@ def test_unreadable_file_is_a_data_error_with_a_hint(isolated_data, monkeypatch,
     msg = str(err.value)
     assert "\n" not in msg and str(f) in msg and "Permission denied" in msg
     assert "check its permissions" in msg and paths.DATA_DIR_ENV in msg
+
+
+# --------------------------------------------------------------------------- probe 1: truncated parquet
+def test_truncated_cached_table_is_rebuilt_not_a_crash(tiny_mirror, capsys):
+    df = imdb.load_imdb(progress=False)
+    table = cached_table()
+    data = table.read_bytes()
+    table.write_bytes(data[: len(data) // 2])
+    capsys.readouterr()
+    again = imdb.load_imdb(progress=False)
+    pd.testing.assert_frame_equal(again, df)
+    assert "IMDB table" in one_note(capsys.readouterr().err)
+    assert table.read_bytes() == data  # rebuilt in place, whole
+    imdb.load_imdb(progress=False)
+    assert capsys.readouterr().err == ""  # and trusted again without a note
+
+
+# --------------------------------------------------------------------------- probe 2: rewritten parquet
+def _tamper(df: pd.DataFrame, drop: int, flip: int) -> pd.DataFrame:
+    bad = df.drop(index=range(drop)).reset_index(drop=True)
+    bad.loc[: flip - 1, "label"] = 1 - bad.loc[: flip - 1, "label"]
+    return bad
+
+
+def test_rewritten_table_with_rows_dropped_and_labels_flipped_is_rebuilt(tiny_mirror, capsys):
+    df = imdb.load_imdb(progress=False)
+    table = cached_table()
+    _tamper(df, drop=2, flip=2).to_parquet(table, index=False)  # the probe: 500 dropped, 100 flipped
+    capsys.readouterr()
+    again = imdb.load_imdb(progress=False)
+    pd.testing.assert_frame_equal(again, df)
+    note = one_note(capsys.readouterr().err)
+    assert "truncated or rewritten" in note or "content hash differs" in note
+
+
+def _swap_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """One positive and one negative training review change labels: the balance is kept."""
+    bad = df.copy()
+    train = bad.index[bad.split == "train"]
+    i, j = train[bad.label[train] == 0][0], train[bad.label[train] == 1][0]
+    bad.loc[[i, j], "label"] = [1, 0]
+    return bad
+
+
+@pytest.mark.parametrize("tamper, reason", [(lambda df: _tamper(df, drop=2, flip=0), "18 rows"),
+                                            (lambda df: _tamper(df, drop=0, flip=1), "expected 5 reviews"),
+                                            (_swap_labels, "contradicts their rating")])
+def test_rewritten_table_with_a_forged_record_is_still_caught(tiny_mirror, capsys, tamper, reason):
+    """Someone who also rewrites the sidecar's hash is still caught by the counts, balance and ratings."""
+    df = imdb.load_imdb(progress=False)
+    table = cached_table()
+    tamper(df).to_parquet(table, index=False)
+    side = table.with_name(table.name + ".json")
+    record = json.loads(side.read_text())
+    record.update(sha256=hashlib.sha256(table.read_bytes()).hexdigest(), size=table.stat().st_size)
+    side.write_text(json.dumps(record))
+    capsys.readouterr()
+    pd.testing.assert_frame_equal(imdb.load_imdb(progress=False), df)
+    assert reason in one_note(capsys.readouterr().err)
+
+
+def test_table_built_from_another_source_is_not_used(tiny_mirror, capsys, isolated_data, monkeypatch):
+    """The cache is keyed by the source's checksum: a different archive gives a different table."""
+    df = imdb.load_imdb(progress=False)
+    files = dict(tiny_mirror)
+    files["train/pos/0_7.txt"] = b"A different first review."
+    data = write_archive(isolated_data / "aclImdb_labeled.tar.gz", files)
+    other = Resource("aclImdb_labeled.tar.gz", None, sha256(data), ("aclImdb_labeled.tar.gz",))
+    monkeypatch.setattr(imdb, "MIRROR", other)
+    new = imdb.load_imdb(progress=False)
+    assert (new.text != df.text).sum() == 1 and "A different first review." in set(new.text)
+    assert new.attrs["fingerprint"] == other.known_hash != df.attrs["fingerprint"]
+
+
+# --------------------------------------------------------------------------- encoded matrices, GloVe zip cache
+def test_encoded_matrices_damaged_or_rewritten_are_rebuilt(tiny_mirror, capsys):
+    from idl_helpers.imdb_glove import prepare_imdb
+
+    data = prepare_imdb(max_len=12)
+    (npz,) = (paths.cache_dir() / "imdb").glob("encoded-*.npz")
+    raw = npz.read_bytes()
+    npz.write_bytes(raw[: len(raw) // 3])
+    capsys.readouterr()
+    again = prepare_imdb(max_len=12)
+    np.testing.assert_array_equal(again.train.ids, data.train.ids)
+    assert "encoded IMDB" in one_note(capsys.readouterr().err)
+    with np.load(npz) as z:
+        vocab, ids, lengths = z["vocab"], z["ids"], z["lengths"]
+    np.savez(npz, vocab=vocab, ids=np.roll(ids, 1, axis=0), lengths=lengths)  # rows shuffled
+    assert npz.suffix == ".npz" and npz.exists()
+    capsys.readouterr()
+    np.testing.assert_array_equal(prepare_imdb(max_len=12).test.ids, data.test.ids)
+    one_note(capsys.readouterr().err)
+
+
+def test_glove_matrix_from_the_zip_damaged_is_rebuilt(isolated_data, monkeypatch, capsys):
+    import zipfile
+
+    from idl_helpers.data import glove
+
+    vecs = np.random.default_rng(0).normal(size=(3, 100)).astype(np.float32)
+    text = "".join(w + " " + " ".join(f"{x:.5f}" for x in v) + "\n" for w, v in zip(["a", "b", "c"], vecs))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("glove.6B.100d.txt", text)
+    (isolated_data / "glove.6B.zip").write_bytes(buf.getvalue())
+    monkeypatch.setattr(glove, "ZIP", Resource("glove.6B.zip", None, "md5:" + hashlib.md5(buf.getvalue()).hexdigest(),
+                                               glove.ZIP.local_names))
+    glove.load_glove.cache_clear()
+    first = np.asarray(glove.load_glove(100).vectors).copy()
+    (npy,) = (paths.cache_dir() / "glove").glob("*.npy")
+    npy.write_bytes(npy.read_bytes()[:-40])  # truncated
+    glove.load_glove.cache_clear()
+    capsys.readouterr()
+    np.testing.assert_array_equal(np.asarray(glove.load_glove(100).vectors), first)
+    assert "GloVe vectors" in one_note(capsys.readouterr().err)
+    glove.load_glove.cache_clear()
+
+
+# --------------------------------------------------------------------------- the helper itself
+def test_verified_cache_helper_refuses_every_kind_of_damage(tmp_path, capsys):
+    from idl_helpers.data._cache import read_verified, sidecar, write_verified
+
+    p = tmp_path / "c" / "thing.txt"
+    read = lambda q: q.read_text()  # noqa: E731
+    assert read_verified(p, read, {"v": 1}) is None and capsys.readouterr().err == ""  # never built: no note
+    write_verified(p, lambda t: t.write_text("content"), {"v": 1})
+    assert read_verified(p, read, {"v": 1}) == "content"
+    assert read_verified(p, read, {"v": 2}) is None  # built from something else
+    assert "built for something else" in one_note(capsys.readouterr().err) and not p.exists()
+    for damage, reason in [(lambda: sidecar(p).unlink(), "no verification record"),
+                           (lambda: sidecar(p).write_text("{not json"), "record is unreadable"),
+                           (lambda: p.write_text("CONTENT"), "content hash differs")]:
+        write_verified(p, lambda t: t.write_text("content"), {"v": 1})
+        damage()
+        assert read_verified(p, read, {"v": 1}) is None
+        assert reason in one_note(capsys.readouterr().err)
+        assert not p.exists() and not sidecar(p).exists()
+    write_verified(p, lambda t: t.write_text("content"), {"v": 1})
+
+    def picky(q):
+        raise ValueError("not what it should be")
+    assert read_verified(p, picky, {"v": 1}) is None
+    assert "ValueError: not what it should be" in one_note(capsys.readouterr().err)
+
+
+def test_every_cache_write_goes_through_the_verified_helper():
+    """No processed-data cache is written with a bare atomic_path (the stamps file is not data)."""
+    root = Path(__file__).resolve().parent.parent / "idl_helpers"
+    uses = {str(p.relative_to(root)) for p in root.rglob("*.py") if "atomic_path(" in p.read_text()}
+    assert uses == {"paths.py", "data/_fetch.py", "data/_cache.py"}, uses

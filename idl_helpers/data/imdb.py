@@ -8,7 +8,8 @@ Sources, in order:
 3. the canonical ``aclImdb_v1.tar.gz`` (md5-checked), local or downloaded (84 MB).
 
 The reviews are parsed once into a parquet file in the cache (keyed by the source's
-checksum); later loads read that file in well under a second.
+checksum) and verified on every read (:mod:`._cache`: content hash, rows, label balance,
+ratings); later loads read that file in well under a second.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
 from .. import paths
-from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch
+from ._cache import read_verified, write_verified
+from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch, unreadable
 
 ORIGINAL = Resource(
     name="aclImdb_v1.tar.gz",
@@ -43,6 +45,8 @@ RESOURCES = [ORIGINAL, MIRROR]
 EXPECTED_PER_FOLDER = 12_500
 _NAME = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 COLUMNS = ["split", "id", "rating", "label", "text"]
+#: bump when the cached table's layout or the rules that build it change
+TABLE_VERSION = 2
 
 
 def _rows_from_names(items) -> pd.DataFrame:
@@ -67,6 +71,8 @@ def read_archive(path: str | Path, progress: bool = True) -> pd.DataFrame:
                                        disable=not progress, mininterval=1.0) if m.isfile())
             items = ((m.name, (lambda m=m: tf.extractfile(m).read().decode("utf-8"))) for m in members)
             df = _rows_from_names(items)
+    except PermissionError as exc:
+        raise unreadable(path, exc) from exc
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataCorruptError(f"{path}: the archive is truncated or damaged ({exc.__class__.__name__}: "
                                f"{exc}); delete it and download it again") from exc
@@ -83,12 +89,18 @@ def read_directory(root: str | Path) -> pd.DataFrame:
 
 
 def check_counts(df: pd.DataFrame, source: str) -> None:
-    """The complete data set has 12,500 reviews in each of train/test × pos/neg."""
+    """The complete data set has 12,500 reviews in each of train/test × pos/neg, each once,
+    and every label agrees with its rating (negative ≤ 4, positive ≥ 7)."""
     counts = df.groupby(["split", "label"]).size()
     bad = {k: int(v) for k, v in counts.items() if v != EXPECTED_PER_FOLDER}
     if bad or len(counts) != 4:
         raise DataCorruptError(f"{source}: expected {EXPECTED_PER_FOLDER:,} reviews per split and label, "
                                f"found {counts.to_dict()}")
+    wrong = int(((df["label"] == 1) != (df["rating"] >= 7)).sum())
+    if wrong:
+        raise DataCorruptError(f"{source}: {wrong:,} reviews have a label that contradicts their rating")
+    if df.duplicated(["split", "label", "id"]).any():
+        raise DataCorruptError(f"{source}: some reviews appear twice")
 
 
 def source() -> tuple[str, Path, str]:
@@ -116,20 +128,27 @@ def load_imdb(split: str | None = None, *, progress: bool = True) -> pd.DataFram
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be 'train', 'test' or None, not {split!r}")
     variant, path, fingerprint = source()
-    key = re.sub(r"[^A-Za-z0-9]+", "-", fingerprint)[:48]
-    cached = paths.cache_dir() / "imdb" / f"imdb-{key}.parquet"
-    if cached.exists():
-        df = pd.read_parquet(cached)
-    else:
+    key = re.sub(r"[^A-Za-z0-9]+", "-", fingerprint)[:40]
+    cached = paths.cache_dir() / "imdb" / f"imdb-v{TABLE_VERSION}-{key}.parquet"
+    expect = {"source": fingerprint, "table": TABLE_VERSION, "columns": COLUMNS,
+              "rows": 4 * EXPECTED_PER_FOLDER, "per_split_and_label": EXPECTED_PER_FOLDER}
+
+    def read(p: Path) -> pd.DataFrame:
+        df = pd.read_parquet(p)
+        if list(df.columns) != COLUMNS or len(df) != expect["rows"]:
+            raise DataCorruptError(f"{len(df):,} rows with columns {list(df.columns)}")
+        check_counts(df, "the table")
+        return df
+
+    df = read_verified(cached, read, expect, what="IMDB table")
+    if df is None:
         df = read_directory(path) if path.is_dir() else read_archive(path, progress=progress)
         check_counts(df, str(path))
         df = df.sort_values(["split", "label", "id"], ascending=[False, True, True], ignore_index=True)
-        with paths.atomic_path(cached) as tmp:
-            df.to_parquet(tmp, index=False)
-    df.attrs["variant"] = variant
+        write_verified(cached, lambda tmp: df.to_parquet(tmp, index=False), expect)
     if split is not None:
         df = df[df["split"] == split].reset_index(drop=True)
-        df.attrs["variant"] = variant
+    df.attrs.update(variant=variant, fingerprint=fingerprint)
     return df
 
 
