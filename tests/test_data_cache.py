@@ -293,3 +293,68 @@ def test_every_cache_write_goes_through_the_verified_helper():
     root = Path(__file__).resolve().parent.parent / "idl_helpers"
     uses = {str(p.relative_to(root)) for p in root.rglob("*.py") if "atomic_path(" in p.read_text()}
     assert uses == {"paths.py", "data/_fetch.py", "data/_cache.py"}, uses
+
+
+# --------------------------------------------------------------------------- probe 3: edited aclImdb/
+def test_edited_directory_is_refused_naming_directory_folder_and_file(isolated_data, monkeypatch):
+    files = review_files()
+    root = write_tree(isolated_data / "aclImdb", files)
+    register(monkeypatch, files)
+    monkeypatch.setattr(imdb, "EXPECTED_PER_FOLDER", PER_FOLDER)
+    assert len(imdb.load_imdb(progress=False)) == 4 * PER_FOLDER
+    edited = root / "train/pos/3_10.txt"
+    edited.write_bytes(b"Replaced by someone: not the review.")
+    with pytest.raises(DataCorruptError) as err:
+        imdb.load_imdb(progress=False)
+    msg = str(err.value)
+    assert str(root) in msg and "train/pos/" in msg and "not used" in msg
+    assert "test/neg" not in msg  # only the folder that differs is named
+    # with a verified archive at hand, the first differing file is named too
+    data = write_archive(isolated_data / "aclImdb_labeled.tar.gz", files)
+    monkeypatch.setattr(imdb, "MIRROR", Resource("aclImdb_labeled.tar.gz", None, sha256(data), ("aclImdb_labeled.tar.gz",)))
+    with pytest.raises(DataCorruptError, match=r"first differing file: train/pos/3_10\.txt differs"):
+        imdb.load_imdb(progress=False)
+    # a missing file is named as such
+    edited.unlink()
+    with pytest.raises(DataCorruptError, match=r"train/pos/ has 4 review files, expected 5.*3_10\.txt is missing"):
+        imdb.load_imdb(progress=False)
+
+
+def test_directory_cache_is_keyed_by_content_so_a_repair_is_seen(isolated_data, monkeypatch):
+    """The probe: the old key (the file count) kept serving an edited text after the repair."""
+    files = review_files()
+    root = write_tree(isolated_data / "aclImdb", files)
+    monkeypatch.setattr(imdb, "EXPECTED_PER_FOLDER", PER_FOLDER)
+    rel, good = "train/neg/2_3.txt", files["train/neg/2_3.txt"].decode()
+    edited = dict(files, **{rel: b"An edited review."})
+    write_tree(root, edited)
+    register(monkeypatch, edited)  # pretend the edited set were the registered one: it is used
+    assert "An edited review." in set(imdb.load_imdb(progress=False).text)
+    write_tree(root, files)  # repaired (same file count)
+    register(monkeypatch, files)
+    df = imdb.load_imdb(progress=False)
+    assert "An edited review." not in set(df.text) and good in set(df.text)
+    assert df.attrs["fingerprint"] == manifest(files)
+
+
+def test_registered_digest_is_the_mirrors(mirror):
+    """The constant in the code is the manifest of the real mirror's 50,000 labeled reviews."""
+    path = mirror / "aclImdb_labeled.tar.gz"
+    if not path.exists():
+        pytest.skip("aclImdb_labeled.tar.gz not in the data directory")
+    m = imdb.archive_manifest(path)
+    assert len(m.entries) == 50_000 and m.digest == imdb.LABELED_MANIFEST
+    assert all(imdb.manifest_digest(m.folder(f)) == d for f, d in imdb.LABELED_FOLDERS.items())
+
+
+def test_unreadable_review_file_in_a_directory_is_a_data_error(isolated_data, monkeypatch):
+    write_tree(isolated_data / "aclImdb", review_files())
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "1_8.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(DataError, match=r"cannot read .*1_8\.txt.*check its permissions"):
+        imdb.load_imdb(progress=False)
