@@ -358,3 +358,60 @@ def test_unreadable_review_file_in_a_directory_is_a_data_error(isolated_data, mo
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     with pytest.raises(DataError, match=r"cannot read .*1_8\.txt.*check its permissions"):
         imdb.load_imdb(progress=False)
+
+
+# --------------------------------------------------------------------------- settings and CLI messages
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_fetch_unknown_name_exits_2_naming_the_known_ones(capsys):
+    assert cli.main(["data", "fetch", "nosuchname"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: unknown data set or file 'nosuchname'; known: imdb, glove, ptb, shakespeare, ")
+    assert "aclImdb_v1.tar.gz" in line
+
+
+def test_fetch_imdb_with_only_optional_files_missing_exits_0(mirror, capsys):
+    if not (mirror / "aclImdb_labeled.tar.gz").exists() or (mirror / "aclImdb_v1.tar.gz").exists():
+        pytest.skip("needs the mirror archive without the original")
+    assert cli.main(["data", "fetch", "imdb"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^aclImdb_v1\.tar\.gz: missing \(ok\): not needed while", out, re.M), out
+    assert re.search(r"^aclImdb_labeled\.tar\.gz: /", out, re.M), out
+
+
+def test_fetch_imdb_with_nothing_exits_1(isolated_data, capsys):
+    assert cli.main(["data", "fetch", "imdb"]) == 1
+    err = capsys.readouterr().err
+    assert "error: aclImdb_v1.tar.gz" in err and "missing (ok)" not in err
+
+
+def test_fetch_imdb_reports_a_refused_directory(isolated_data, capsys):
+    """load_imdb reads an aclImdb/ directory first, so `data fetch imdb` must not pass a bad one."""
+    write_tree(isolated_data / "aclImdb", review_files())  # not the registered data set
+    assert cli.main(["data", "fetch", "imdb"]) == 1
+    assert "error: " + str(isolated_data / "aclImdb") + ": this aclImdb/ directory" in capsys.readouterr().err
+
+
+def test_data_dir_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "data.txt"
+    f.write_text("not a directory")
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(f))
+    with pytest.raises(DataError, match=rf"^{paths.DATA_DIR_ENV}=.*data\.txt is not a directory"):
+        paths.data_dir()
+    with pytest.raises(DataError, match="is not a directory"):
+        fetch(Resource("x.txt", None, None))
+    assert cli.main(["data", "fetch", "ptb"]) == 2
+    assert "is not a directory" in _one_error_line(capsys.readouterr().err)
+
+
+def test_cache_dir_that_is_a_file_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "cache.txt"
+    f.write_text("")
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(f))
+    assert cli.main(["data", "status"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{paths.CACHE_DIR_ENV}={f} is not a directory" in line
