@@ -415,3 +415,23 @@ def test_cache_dir_that_is_a_file_is_a_one_line_error(tmp_path, monkeypatch, cap
     assert cli.main(["data", "status"]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert f"{paths.CACHE_DIR_ENV}={f} is not a directory" in line
+
+
+# --------------------------------------------------------------------------- CI: no mirror is a failure
+def _pytest_with_conftest(tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parent
+    (tmp_path / "conftest.py").write_text((root / "conftest.py").read_text())
+    (tmp_path / "test_needs_data.py").write_text("def test_needs_data(mirror):\n    assert mirror.is_dir()\n")
+    full = {**os.environ, "PYTHONPATH": str(root.parent), **env}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_needs_data.py"],
+                          cwd=tmp_path, env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_missing_mirror_skips_locally_and_fails_when_data_is_required(tmp_path):
+    missing = str(tmp_path / "no-such-dir")
+    local = _pytest_with_conftest(tmp_path, IDL_DATA_DIR=missing, IDL_REQUIRE_DATA="")
+    assert local.returncode == 0 and "1 skipped" in local.stdout, local.stdout
+    ci = _pytest_with_conftest(tmp_path, IDL_DATA_DIR=missing, IDL_REQUIRE_DATA="1")
+    assert ci.returncode == 1 and "IDL_REQUIRE_DATA=1" in ci.stdout, ci.stdout
+    ci_run = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert re.search(r"^export IDL_REQUIRE_DATA=1$", ci_run, re.M)
