@@ -80,26 +80,74 @@ def _cmd_build(a) -> int:
 #: files the book can do without, and why (shown instead of a bare "missing")
 OPTIONAL = {
     "aclImdb_v1.tar.gz": "not needed while aclImdb_labeled.tar.gz or an aclImdb/ directory is found",
+    "aclImdb_labeled.tar.gz": "the offline mirror; not needed while aclImdb_v1.tar.gz or an aclImdb/ directory is found",
     "glove.6B.zip": "optional: only for 100/200/300-d vectors (50-d comes from the PyPI package)",
     "ptb-train.txt": "optional: the course's own training split (else the bigram LM trains on Mikolov's PTB)",
 }
+#: files that are optional only while one of these alternatives is found ("aclImdb" = the extracted directory)
+OPTIONAL_WHILE = {
+    "aclImdb_v1.tar.gz": ("aclImdb_labeled.tar.gz", "aclImdb"),
+    "aclImdb_labeled.tar.gz": ("aclImdb_v1.tar.gz", "aclImdb"),
+}
+
+
+def _imdb_directory(memo: dict) -> tuple[str, str] | None:
+    """``(status, detail)`` of an extracted ``aclImdb/`` in the data directory (verified once), or ``None``."""
+    from .data._fetch import DataError
+    from .data.imdb import check_directory
+
+    if "aclImdb" not in memo:
+        root = paths.data_dir()
+        memo["aclImdb"] = None
+        if root is not None and (root / "aclImdb").is_dir():
+            try:
+                memo["aclImdb"] = ("ok", check_directory(root / "aclImdb"))
+            except DataError as exc:
+                memo["aclImdb"] = ("refused", str(exc))
+    return memo["aclImdb"]
+
+
+def _optional_why(name: str, groups: dict, memo: dict) -> str | None:
+    """Why the file ``name`` may be missing, or ``None`` when the book needs it now."""
+    from .data._fetch import DataError, fetch
+
+    if name not in OPTIONAL:
+        return None
+    by_name = {r.name: r for rs in groups.values() for r in rs}
+    for alt in OPTIONAL_WHILE.get(name, ()):
+        if alt == "aclImdb":
+            found = (_imdb_directory(memo) or ("",))[0] == "ok"
+        else:
+            try:
+                found = bool(fetch(by_name[alt], download=False))
+            except DataError:
+                found = False
+        if found:
+            return OPTIONAL[name]
+    return None if name in OPTIONAL_WHILE else OPTIONAL[name]
 
 
 def _cmd_data(a) -> int:
     from .data import all_resources
-    from .data._fetch import DataError, fetch, status
+    from .data._fetch import DataError, DataNotFoundError, fetch, status
 
     groups = all_resources()
+    data_dir, cache = paths.data_dir(), paths.cache_dir()  # a bad setting is a DataError: main() reports it
+    memo: dict = {}
     if a.action == "status":
-        print(f"{paths.DATA_DIR_ENV} = {paths.data_dir() or '(unset)'}   cache = {paths.cache_dir()}"
-              f"   offline = {paths.offline()}")
+        print(f"{paths.DATA_DIR_ENV} = {data_dir or '(unset)'}   cache = {cache}   offline = {paths.offline()}")
         for group, resources in groups.items():
             for r in resources:
                 s = status(r)
                 where = s["path"]
-                if s["status"] == "missing" and r.name in OPTIONAL:
-                    s["status"], where = "missing (ok)", OPTIONAL[r.name]
+                if s["status"] == "missing":
+                    why = _optional_why(r.name, groups, memo)
+                    if why:
+                        s["status"], where = "missing (ok)", why
                 print(f"  {group:12s} {r.name:34s} {s['status']:18s} {where}")
+        if _imdb_directory(memo):
+            state, detail = _imdb_directory(memo)
+            print(f"  {'imdb':12s} {'aclImdb/ (extracted)':34s} {state:18s} {detail}")
         try:
             from .data.glove import load_glove
 
@@ -107,18 +155,41 @@ def _cmd_data(a) -> int:
         except DataError as exc:
             print(f"  glove        50-d package                       missing            {exc}")
         return 0
-    wanted = set(a.names or [])
+    names = list(a.names or [])
+    known = list(groups) + [r.name for rs in groups.values() for r in rs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(f"error: unknown data set or file {', '.join(map(repr, unknown))}; known: {', '.join(known)}",
+              file=sys.stderr)
+        return 2
     code = 0
+    if (not names or "imdb" in names) and _imdb_directory(memo):
+        state, detail = _imdb_directory(memo)  # when present, the directory is what load_imdb reads
+        if state == "ok":
+            print(f"aclImdb/: {data_dir / 'aclImdb'} ({detail})")
+        else:
+            print(f"error: {detail}", file=sys.stderr)
+            code = 1
     for group, resources in groups.items():
         for r in resources:
-            if wanted and group not in wanted and r.name not in wanted:
+            if names and group not in names and r.name not in names:
                 continue
-            if r.url is None:
-                continue
+            why = _optional_why(r.name, groups, memo)
+            # an optional file is downloaded only when asked for by name (or its group's, unless an
+            # alternative to it is already here): `data fetch` alone never downloads 822 MB of GloVe
+            asked = r.name in names or (group in names and r.name not in OPTIONAL_WHILE)
             try:
-                print(f"{r.name}: {fetch(r)}")
+                print(f"{r.name}: {fetch(r, download=why is None or asked)}")
+            except DataNotFoundError as exc:
+                if why:
+                    hint = (f" (`idl-book data fetch {r.name}` downloads it)"
+                            if r.url and not asked and not paths.offline() else "")
+                    print(f"{r.name}: missing (ok): {why}{hint}")
+                else:
+                    print(f"error: {r.name}: {exc}", file=sys.stderr)
+                    code = 1
             except DataError as exc:
-                print(f"{r.name}: {exc}", file=sys.stderr)
+                print(f"error: {r.name}: {exc}", file=sys.stderr)
                 code = 1
     return code
 
@@ -221,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--only needs notebook names; an empty name would match every notebook")
     if a.command == "run":
         _interrupt_on_sigterm()
-    return a.func(a)
+    from .data._fetch import DataError
+
+    try:
+        return a.func(a)
+    except DataError as exc:  # a data problem is the user's to fix: one message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ One call gives every IMDB experiment the same inputs::
 The vocabulary is every token of both splits (the embeddings are fixed, so test words
 leak no labels); tokens missing from GloVe keep their own id with a zero vector, so
 per-word displays can mark them. New text (:meth:`EncodedIMDB.encode`) maps words the
-data never contained to ``<unk>`` (id 1, zero vector). Encoded matrices are cached per (source, max_len).
+data never contained to ``<unk>`` (id 1, zero vector). Encoded matrices are cached per
+(source checksum, max_len, tokenizer version) and verified when read (:mod:`.data._cache`:
+content hash, shapes, id range); a damaged file is rebuilt.
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -27,6 +29,7 @@ import pandas as pd
 from . import paths
 from .data import glove as glove_mod
 from .data import imdb
+from .data._cache import read_verified, write_verified
 from .text import TOKENIZER_VERSION, letters_tokens, tokenize_all
 
 PAD, UNK = "<pad>", "<unk>"
@@ -101,6 +104,33 @@ def _encode_all(df: pd.DataFrame, max_len: int):
     return vocab, ids, lengths
 
 
+def _encoded(df: pd.DataFrame, max_len: int):
+    """``(vocab, ids, lengths)`` of ``df``'s texts, from the verified cache or encoded now."""
+    source = df.attrs["fingerprint"]  # the checksum of the reviews' source (see imdb.load_imdb)
+    key = f"v{TOKENIZER_VERSION}-u2-L{max_len}-{re.sub(r'[^A-Za-z0-9]+', '-', source)[:24]}"
+    cache = paths.cache_dir() / "imdb" / f"encoded-{key}.npz"
+    expect = {"source": source, "rows": len(df), "max_len": max_len, "tokenizer": TOKENIZER_VERSION}
+
+    def read(p):
+        with np.load(p, allow_pickle=False) as z:
+            vocab, ids, lengths = z["vocab"].tolist(), z["ids"], z["lengths"]
+        if ids.shape != (len(df), max_len) or lengths.shape != (len(df),):
+            raise ValueError(f"ids {ids.shape} / lengths {lengths.shape}, expected ({len(df)}, {max_len})")
+        if vocab[:2] != [PAD, UNK] or (ids.size and not 0 <= ids.min() <= ids.max() < len(vocab)):
+            raise ValueError("ids outside the vocabulary")
+        if lengths.size and not 0 <= lengths.min() <= lengths.max() <= max_len:
+            raise ValueError("lengths outside [0, max_len]")
+        return vocab, ids, lengths
+
+    got = read_verified(cache, read, expect, what="encoded IMDB")
+    if got is None:
+        got = _encode_all(df, max_len)
+        vocab, ids, lengths = got
+        write_verified(cache, lambda tmp: np.savez(tmp, vocab=np.asarray(vocab, dtype=str), ids=ids,
+                                                   lengths=lengths), expect)
+    return got
+
+
 def balanced_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     """Indices of a random subset of ``n`` rows, half of each label (all rows when ``n`` is None)."""
     if n is None or n >= len(labels):
@@ -116,16 +146,7 @@ def prepare_imdb(max_len: int = 100, glove_dim: int = 50, *, n_train: int | None
     """Encoded IMDB (see the module docstring); ``n_train``/``n_test`` take balanced random subsets."""
     df = imdb.load_imdb(progress=False)
     variant = df.attrs.get("variant", "?")
-    digest = hashlib.sha1(variant.encode()).hexdigest()[:10]
-    key = f"v{TOKENIZER_VERSION}-u1-L{max_len}-{len(df)}-{digest}"
-    cache = paths.cache_dir() / "imdb" / f"encoded-{key}.npz"
-    if cache.exists():
-        z = np.load(cache, allow_pickle=False)
-        vocab, ids, lengths = z["vocab"].tolist(), z["ids"], z["lengths"]
-    else:
-        vocab, ids, lengths = _encode_all(df, max_len)
-        with paths.atomic_path(cache) as tmp:
-            np.savez(tmp, vocab=np.asarray(vocab, dtype=str), ids=ids, lengths=lengths)
+    vocab, ids, lengths = _encoded(df, max_len)
     g = glove_mod.load_glove(glove_dim)
     emb, report = g.embedding_matrix(vocab[2:], oov=oov, seed=seed)
     emb = np.vstack([np.zeros((2, g.dim), np.float32), emb])

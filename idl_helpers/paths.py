@@ -22,25 +22,48 @@ OFFLINE_ENV = "IDL_OFFLINE"
 RESULTS_DIR_ENV = "IDL_RESULTS_DIR"
 
 
+def _setting_error(message: str) -> Exception:
+    # imported here: the data layer imports this module
+    from .data._fetch import DataConfigError
+
+    return DataConfigError(message)
+
+
 def data_dir() -> Path | None:
     """The local data directory named by ``$IDL_DATA_DIR``, or ``None``.
 
     When the variable is unset and a ``shared/data`` folder sits beside the
     repository (the layout of the offline machines this book is built on), that
-    folder is used.
+    folder is used. A variable naming a file raises ``DataConfigError`` (a ``DataError``);
+    one naming nothing is returned as is (every look-up then reports the file as not found
+    and says that the directory does not exist).
     """
     value = os.environ.get(DATA_DIR_ENV)
     if value:
-        return Path(value).expanduser().resolve()
+        path = Path(value).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise _setting_error(f"{DATA_DIR_ENV}={value} is not a directory; set it to the folder "
+                                 f"that holds the data files, or unset it")
+        return path
     sibling = REPO_ROOT.parent / "shared" / "data"
     return sibling if sibling.is_dir() else None
 
 
 def cache_dir() -> Path:
-    """A writable cache directory (``$IDL_CACHE_DIR``, else ``~/.cache/idl-book``)."""
+    """A writable cache directory (``$IDL_CACHE_DIR``, else ``~/.cache/idl-book``), created if needed.
+
+    One that is a file or cannot be created raises ``DataConfigError`` (a ``DataError``).
+    """
     value = os.environ.get(CACHE_DIR_ENV)
     path = Path(value).expanduser() if value else Path.home() / ".cache" / "idl-book"
-    path.mkdir(parents=True, exist_ok=True)
+    name = f"{CACHE_DIR_ENV}={value}" if value else f"the cache directory {path}"
+    if path.exists() and not path.is_dir():
+        raise _setting_error(f"{name} is not a directory; set {CACHE_DIR_ENV} to a writable directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _setting_error(f"{name} cannot be created ({exc.strerror or exc}); "
+                             f"set {CACHE_DIR_ENV} to a writable directory") from exc
     return path
 
 

@@ -27,10 +27,20 @@ def _offline_private_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
-    """The offline data mirror ($IDL_DATA_DIR or ../shared/data); tests needing it skip without it."""
-    d = paths.data_dir()
-    if d is None or not d.is_dir():
-        pytest.skip("no local data directory: set IDL_DATA_DIR to the data mirror")
+    """The offline data mirror ($IDL_DATA_DIR or ../shared/data); tests needing it skip without it,
+    and fail instead when ``IDL_REQUIRE_DATA=1`` (CI sets it: there a missing mirror is an error)."""
+    from idl_helpers.data import DataError
+
+    try:
+        d = paths.data_dir()
+        problem = None if d is not None and d.is_dir() else \
+            "no local data directory: set IDL_DATA_DIR to the data mirror"
+    except DataError as exc:
+        problem = str(exc)
+    if problem:
+        if os.environ.get("IDL_REQUIRE_DATA", "").strip() not in ("", "0"):
+            pytest.fail(f"{problem} (IDL_REQUIRE_DATA=1: the data mirror is required here)", pytrace=False)
+        pytest.skip(problem)
     return d
 
 

