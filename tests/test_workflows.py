@@ -94,7 +94,8 @@ def test_book_workflow_triggers_jobs_and_artifact():
     order = [s.get("uses", "").split("@")[0] or s["run"] for s in publish["steps"]]
     (download,) = steps(publish, uses="actions/download-artifact")
     assert download["with"]["name"] == upload["with"]["name"]
-    build = next(i for i, s in enumerate(order) if "idl-book\" build -W" in s)
+    build = next((i for i, s in enumerate(order) if "idl-book\" build -W" in s), None)
+    assert build is not None, "publish must build with warnings as errors: idl-book build -W"
     assert order.index("actions/download-artifact") < build < order.index("actions/upload-pages-artifact")
     assert order.index("actions/upload-pages-artifact") < order.index("actions/deploy-pages")
 
