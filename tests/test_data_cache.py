@@ -289,10 +289,11 @@ def test_verified_cache_helper_refuses_every_kind_of_damage(tmp_path, capsys):
 
 
 def test_every_cache_write_goes_through_the_verified_helper():
-    """No processed-data cache is written with a bare atomic_path (the stamps file is not data)."""
+    """No processed-data cache is written with a bare atomic_path (the stamps file is not data;
+    results files and the run log are the book's records, written by results.py and runner.py)."""
     root = Path(__file__).resolve().parent.parent / "idl_helpers"
     uses = {str(p.relative_to(root)) for p in root.rglob("*.py") if "atomic_path(" in p.read_text()}
-    assert uses == {"paths.py", "data/_fetch.py", "data/_cache.py"}, uses
+    assert uses == {"paths.py", "data/_fetch.py", "data/_cache.py", "results.py", "runner.py"}, uses
 
 
 # --------------------------------------------------------------------------- probe 3: edited aclImdb/
