@@ -303,6 +303,38 @@ def table_perplexity(P: np.ndarray, corpus: Corpus) -> float:
     return perplexity_from_nll(-np.log(P[corpus.prev, corpus.next]))
 
 
+# --------------------------------------------------------------------------- II.4a, numerically
+_LOGS = {2: np.log2, 10: np.log10, "e": np.log}
+
+
+def probability_table(emb: np.ndarray, params: nn.Params) -> np.ndarray:
+    """``P[u, w] = p(w | u)`` of the neural bigram LM for every context word ``u`` (V × V, float64).
+
+    Computed apart from :func:`perplexity`'s path: float64 throughout, one row per *context
+    word* rather than per token, and an explicit ``exp / sum`` softmax rather than a log-softmax,
+    so that a perplexity read off this table is an independent number."""
+    p64 = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    h = 1.0 / (1.0 + np.exp(-(np.asarray(emb, dtype=np.float64) @ p64["W1"] + p64["b1"])))
+    theta = h @ p64["W2"] + p64["b2"]
+    e = np.exp(theta - theta.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def perplexity_by_counts(counts: np.ndarray, probs: np.ndarray, base=2) -> float:
+    """``base ** (−Σ n·log_base p / Σ n)``: the perplexity of a text summarised by how often each
+    event (a word, or a (previous, next) pair) occurs in it, ``counts``, with the model's
+    probability of that event, ``probs`` (same shape), logarithms taken in ``base`` itself
+    (``2``, ``10`` or ``"e"``; no change-of-base formula). Events with count 0 are left out. A
+    NaN, or a zero probability for a seen event, gives NaN or inf, never a finite number."""
+    counts, probs = np.asarray(counts, dtype=np.float64), np.asarray(probs, dtype=np.float64)
+    if counts.shape != probs.shape:
+        raise ValueError(f"counts {counts.shape} and probabilities {probs.shape} differ in shape")
+    seen = counts > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_log = float(np.sum(counts[seen] * _LOGS[base](probs[seen])) / counts[seen].sum())
+    return float((np.e if base == "e" else base) ** (-mean_log))
+
+
 def split_heldout(corpus: Corpus, frac: float = 0.1) -> tuple[Corpus, Corpus]:
     """The last ``frac`` of the sentences as a held-out set (for choosing k), the rest as train."""
     n = len(corpus.sentences)

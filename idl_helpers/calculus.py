@@ -18,6 +18,8 @@ from typing import Sequence
 import sympy as sp
 import torch
 
+from .derive import max_error
+
 x = sp.Symbol("x", real=True)
 
 
@@ -155,6 +157,35 @@ def jacobian_product(layers: Sequence[TanhLayer], u: torch.Tensor) -> torch.Tens
     for J in jacs[1:]:
         out = J @ out
     return out
+
+
+def jacobian_errors(trials: int, seed: int = 0, product=None) -> dict:
+    """I.T1.2's vector check: for ``trials`` random compositions (3–5 :class:`TanhLayer` s, sizes
+    2–8, float64), the largest ``|product − autograd|`` of the Jacobian and of the gradient form
+    (a one-output layer on top, the transposed product as a vector).
+
+    ``product(layers, u)`` is the closed form judged (default :func:`jacobian_product`). Returns
+    ``{"jacobian": …, "gradient": …, "shapes": [(J shape, dims x→…→f1), …]}``; the errors are
+    reduced with :func:`idl_helpers.derive.max_error`, so a NaN in any trial gives ``inf``.
+    """
+    product = product or jacobian_product
+    g = torch.Generator().manual_seed(seed)
+    jac, grad, shapes = [], [], []
+    for t in range(trials):
+        n = int(torch.randint(3, 6, (1,), generator=g))
+        dims = [int(d) for d in torch.randint(2, 9, (n + 1,), generator=g)]
+        layers = random_layers(dims, seed=seed * 1000 + t)
+        u = torch.randn(dims[-1], generator=g, dtype=torch.float64)
+        J = product(layers, u)
+        J_ref = torch.autograd.functional.jacobian(composed(layers), u)
+        jac.append(max_error(J, J_ref))
+        shapes.append((tuple(J.shape), tuple(reversed(dims))))
+        head = random_layers([1, dims[0]], seed=t)[0]
+        grad_form = product([head] + layers, u)[0]              # (J_head J_1 … J_n)ᵀ as a vector
+        v = u.clone().requires_grad_(True)
+        (grad_ref,) = torch.autograd.grad(composed([head] + layers)(v).sum(), v)
+        grad.append(max_error(grad_form, grad_ref))
+    return {"jacobian": max_error(jac), "gradient": max_error(grad), "shapes": shapes}
 
 
 # ---------------------------------------------------------------------------- I.T1.4

@@ -9,7 +9,8 @@ judge. For each block, each checked entry i gets
     numeric_i = (f(p_i + eps) - f(p_i - eps)) / (2 eps)
     rel_i     = |analytic_i - numeric_i| / max(|analytic_i| + |numeric_i|, floor)
 
-and the block's verdict is ``max_i rel_i <= tol``. Work in float64: with float32 the
+and the block's verdict is ``max_i rel_i <= tol`` — taken with :func:`idl_helpers.derive.max_error`,
+so a NaN or infinite entry (on either side) makes the block's error ``inf`` and the block fail. Work in float64: with float32 the
 difference quotient alone has relative error ~1e-3. In float64 the quotient's round-off is
 about 1e-16·|f|/eps ≈ 1e-11 in absolute terms, which is a large *relative* error for entries
 whose true gradient is tiny; ``floor`` keeps those entries from dominating (below it, the
@@ -23,6 +24,8 @@ from typing import Callable, Dict, Mapping
 
 import numpy as np
 import pandas as pd
+
+from .derive import max_error, within
 
 
 @dataclass
@@ -43,21 +46,22 @@ class GradCheckReport:
 
     @property
     def worst(self) -> float:
-        return max(b.worst_rel_error for b in self.blocks.values())
+        """The worst block's error; ``inf`` if any block is NaN/inf or there are no blocks."""
+        return max_error([b.worst_rel_error for b in self.blocks.values()])
 
     @property
     def passed(self) -> bool:
-        return self.worst <= self.tol
+        return within(self.worst, self.tol)
 
     def failing(self) -> list[str]:
-        return [k for k, b in self.blocks.items() if b.worst_rel_error > self.tol]
+        return [k for k, b in self.blocks.items() if not within(b.worst_rel_error, self.tol)]
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{
             "block": b.name, "shape": "×".join(map(str, b.shape)) or "scalar", "entries checked": b.checked,
             "worst relative error": b.worst_rel_error, "at index": b.worst_index,
             "analytic": b.analytic, "numeric": b.numeric,
-            "verdict": "ok" if b.worst_rel_error <= self.tol else "WRONG",
+            "verdict": "ok" if within(b.worst_rel_error, self.tol) else "WRONG",
         } for b in self.blocks.values()])
 
     def as_dict(self) -> dict:
@@ -81,7 +85,7 @@ def check_gradients(f: Callable[[], float], params: Mapping[str, np.ndarray],
         flat_idx = np.arange(p.size)
         if max_entries is not None and p.size > max_entries:
             flat_idx = rng.choice(p.size, max_entries, replace=False)
-        worst, where, a_w, n_w = -1.0, (), 0.0, 0.0
+        idxs, ana, num = [], [], []
         for fi in flat_idx:
             idx = np.unravel_index(int(fi), p.shape)
             old = p[idx].copy()
@@ -90,10 +94,18 @@ def check_gradients(f: Callable[[], float], params: Mapping[str, np.ndarray],
             p[idx] = old - eps
             fm = f()
             p[idx] = old
-            num = (fp - fm) / (2 * eps)
-            ana = float(np.asarray(g)[idx])
-            rel = abs(ana - num) / max(abs(ana) + abs(num), floor)
-            if rel > worst:
-                worst, where, a_w, n_w = rel, tuple(int(i) for i in idx), ana, num
-        out[name] = BlockResult(name, tuple(p.shape), len(flat_idx), float(worst), where, a_w, float(n_w))
+            idxs.append(tuple(int(i) for i in idx))
+            num.append((fp - fm) / (2 * eps))
+            ana.append(float(np.asarray(g)[idx]))
+        ana_a, num_a = np.array(ana, dtype=np.float64), np.array(num, dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            rel = np.abs(ana_a - num_a) / np.maximum(np.abs(ana_a) + np.abs(num_a), floor)
+        worst = max_error(rel)                                 # inf if any entry is NaN/inf
+        if len(rel):
+            bad = np.flatnonzero(~np.isfinite(rel))
+            at = int(bad[0]) if len(bad) else int(np.argmax(rel))   # show the first non-finite entry
+            where, a_w, n_w = idxs[at], float(ana_a[at]), float(num_a[at])
+        else:
+            where, a_w, n_w = (), float("nan"), float("nan")
+        out[name] = BlockResult(name, tuple(p.shape), len(flat_idx), worst, where, a_w, n_w)
     return GradCheckReport(out, tol)

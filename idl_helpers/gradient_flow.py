@@ -98,9 +98,15 @@ def _sweep(depths, activations, skips, seeds, init, branch_scale, **kw) -> pd.Da
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Geometric mean, min and max over seeds (the figure's line and band)."""
+    """Geometric mean, min and max over seeds (the figure's line and band).
+
+    A NaN gradient norm in any seed makes its group's statistics NaN (pandas would skip it and
+    average the other seeds), so a check built on them fails instead of passing on fewer seeds."""
     logs = df.assign(log10=np.log10(df.grad_norm.clip(lower=1e-300)))
-    out = logs.groupby(["activation", "init", "variant", "depth"], sort=False).log10.agg(["mean", "min", "max"]).reset_index()
+    stats = {"mean": lambda s: float(np.mean(s.to_numpy())), "min": lambda s: float(np.min(s.to_numpy())),
+             "max": lambda s: float(np.max(s.to_numpy()))}
+    out = (logs.groupby(["activation", "init", "variant", "depth"], sort=False).log10
+           .agg(**stats).reset_index())
     out["geo_mean"] = 10 ** out["mean"]
     out["lo"] = 10 ** out["min"]
     out["hi"] = 10 ** out["max"]

@@ -16,10 +16,12 @@ pass is the closed form of questions 1a/1b:
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 from scipy.special import expit
+
+from .derive import max_error
 
 Params = Dict[str, np.ndarray]
 NAMES = ("W1", "b1", "W2", "b2")
@@ -111,3 +113,63 @@ def nll_per_example(X: np.ndarray, y: np.ndarray, p: Params, chunk: int = 8192) 
         lp = log_softmax(hidden(X[a:a + chunk], p) @ p["W2"] + p["b2"])
         out[a:a + chunk] = -lp[np.arange(len(lp)), y[a:a + chunk]]
     return out
+
+
+# --------------------------------------------------------------------------- checks (II.1a, II.1b)
+def torch_loss_and_grads(X: np.ndarray, y: np.ndarray, p: Params) -> Tuple[float, Params]:
+    """The same network in PyTorch (float64): mean cross-entropy and autograd's gradient of every
+    parameter and of the input ``"x"``."""
+    import torch
+
+    t = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in {**p, "x": X}.items()}
+    logits = torch.sigmoid(t["x"] @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
+    J = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y))
+    J.backward()
+    return float(J.detach()), {k: v.grad.numpy() for k, v in t.items()}
+
+
+def compare_with_autograd(rng: np.random.Generator, *, trials: int, dims: Tuple[int, int, int], batch: int,
+                          loss_and_grads: Callable = loss_and_grads) -> Dict[str, float]:
+    """Largest ``|NumPy − autograd|`` of the loss and of every gradient (``W1 … b2`` and ``x``) over
+    ``trials`` random float64 problems (II.1b, check 2).
+
+    ``loss_and_grads(X, y, p, input_grad=True)`` is the implementation judged (default: this
+    module's). Errors are reduced with :func:`idl_helpers.derive.max_error`: a NaN in any trial
+    makes that quantity's error ``inf``.
+    """
+    errs: Dict[str, list] = {}
+    for _ in range(trials):
+        p = init_params(dims, rng, scale=1.0, dtype=np.float64)
+        X = rng.normal(size=(batch, dims[0]))
+        y = rng.integers(0, dims[2], size=batch)
+        J, g = loss_and_grads(X, y, p, input_grad=True)
+        Jt, gt = torch_loss_and_grads(X, y, p)
+        errs.setdefault("loss", []).append(max_error(J, Jt))
+        for k in list(g) + [k for k in gt if k not in g]:
+            errs.setdefault(k, []).append(max_error(g[k], gt[k]) if k in g and k in gt else float("inf"))
+    return {k: max_error(v) for k, v in errs.items()}
+
+
+def softmax_minus_onehot(theta, k: int):
+    """The closed form of II.1a: ``∂CE/∂θ = softmax(θ) − onehot(k)`` (a torch vector)."""
+    import torch
+
+    return torch.softmax(theta, 0) - torch.nn.functional.one_hot(torch.tensor(k), theta.shape[0])
+
+
+def softmax_ce_autograd_error(trials: int, seed: int = 0, closed_form: Callable = softmax_minus_onehot,
+                              scale: float = 30.0) -> float:
+    """Largest ``|autograd − closed_form|`` of ``∂CE/∂θ`` over ``trials`` random cases (II.1a, check 2):
+    ``K ∈ [2, 50)`` classes, float64 logits ``N(0, scale²)`` (large enough that a naive softmax
+    would overflow), a random true class. ``inf`` if any case gives a NaN or infinite entry."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    errs = []
+    for _ in range(trials):
+        K = int(torch.randint(2, 50, (1,), generator=g))
+        theta = (torch.randn(K, generator=g, dtype=torch.float64) * scale).requires_grad_()
+        k = int(torch.randint(0, K, (1,), generator=g))
+        torch.nn.functional.cross_entropy(theta[None], torch.tensor([k])).backward()
+        errs.append(max_error(theta.grad, closed_form(theta.detach(), k)))
+    return max_error(errs)

@@ -16,9 +16,11 @@ that each step's contribution can be compared on its own.
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Callable, Dict
 
 import numpy as np
+
+from .derive import max_error
 
 Arrays = Dict[str, np.ndarray]
 
@@ -123,7 +125,30 @@ def autograd_reference(params: Arrays, words: np.ndarray, h0: np.ndarray, target
 
 
 def max_abs_diff(a: Arrays, b: Arrays) -> Dict[str, float]:
-    return {k: float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a}
+    """``max |a[k] − b[k]|`` per key of ``a``; ``inf`` for a key with a NaN/inf entry, a shape
+    mismatch, or missing from ``b``."""
+    return {k: max_error(a[k], b[k]) if k in b else float("inf") for k in a}
+
+
+def compare_with_autograd(fn: Callable[[Arrays, dict, int], Arrays], key: str, *, problems: int,
+                          V: int = 7, d: int = 4, Dh: int = 5, seed: int = 0) -> Dict[str, float]:
+    """Largest ``|fn − autograd|`` per gradient over ``problems`` random problems (II.2a/b).
+
+    ``fn(params, forward, target)`` is a closed form (:func:`grads_at_t`, :func:`grads_at_t_minus_1`,
+    :func:`bptt`) and ``key`` the part of :func:`autograd_reference` it is judged against
+    (``"t"``, ``"t-1"``, ``"tied"``). Problem ``i`` uses seed ``seed * 100_000 + i``. Errors are
+    collected and reduced with :func:`idl_helpers.derive.max_error`, so a NaN in any problem makes
+    that gradient's error ``inf`` instead of being skipped by a running ``max``.
+    """
+    errs: Dict[str, list] = {}
+    for i in range(problems):
+        pr = random_problem(V, d, Dh, seed=seed * 100_000 + i)
+        fw = forward(pr["params"], pr["words"], pr["h0"])
+        ref = autograd_reference(pr["params"], pr["words"], pr["h0"], pr["target"])[key]
+        got = fn(pr["params"], fw, pr["target"])
+        for k in list(got) + [k for k in ref if k not in got]:
+            errs.setdefault(k, []).append(max_error(got[k], ref[k]) if k in got and k in ref else float("inf"))
+    return {k: max_error(v) for k, v in errs.items()}
 
 
 def bptt(params: Arrays, fw: dict, target: int) -> Arrays:

@@ -10,6 +10,10 @@ Parallelism: ``workers > 1`` starts that many processes (``spawn``), each with
 ``threads`` torch threads, and hands them the data once (not per run). On a 2-core CPU,
 two single-threaded workers use both cores; on a GPU several workers overlap the many
 small kernels of a step-by-step recurrent loop. ``workers=1`` runs in this process.
+
+Runs are independent: a run that diverges is an :class:`Outcome` with ``diverged`` set and no
+metrics, and a run that raises (in a worker or here) is an :class:`Outcome` with ``error`` set;
+neither loses the results of the other runs.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from .recurrent import RecurrentClassifier, n_trainable
+from .recurrent import RecurrentClassifier, n_trainable, param_count
 from .train import History, fit
 
 
@@ -53,10 +58,22 @@ class Outcome:
     proba: np.ndarray | None = field(repr=False, default=None)
     wall_time_s: float = 0.0
     device: str = "cpu"
+    error: str = ""               # the exception of a run that raised instead of finishing
 
     @property
     def diverged(self) -> bool:
+        """No numbers: the run diverged, or it raised (then :attr:`failed` is True as well, and
+        code that only asks ``diverged`` skips it instead of reading missing metrics)."""
         return self.history.diverged
+
+    @property
+    def failed(self) -> bool:
+        """The run raised an exception (kept in :attr:`error`) instead of finishing."""
+        return bool(self.error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diverged and self.metrics is not None
 
 
 _DATA: dict = {}
@@ -91,18 +108,43 @@ def run_all(runs: list[Run], *, embeddings, train, test, curve=None, device: str
     data = {"embeddings": np.asarray(embeddings), "train": to_np(train), "test": to_np(test),
             "curve": to_np(curve if curve is not None else test)}
     workers = max(1, min(workers, len(runs)))
+    emb_dim = data["embeddings"].shape[1]
     if workers == 1:
         saved = dict(_DATA)
         _init_worker(data, torch.get_num_threads(), device)
         try:
-            return [_train_one(r) for r in runs]
+            out = []
+            for r in runs:
+                try:
+                    out.append(_train_one(r))
+                except Exception as exc:                     # one broken run must not lose the others
+                    out.append(_failed(r, exc, emb_dim, device))
+            return out
         finally:
             _DATA.clear()
             _DATA.update(saved)
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(data, threads, device)) as pool:
-        return list(pool.map(_train_one, runs))
+        futures = [pool.submit(_train_one, r) for r in runs]
+        out = []
+        for r, fut in zip(runs, futures):
+            try:
+                out.append(fut.result())
+            except Exception as exc:                         # raised in the worker, or the pool broke
+                out.append(_failed(r, exc, emb_dim, device))
+        return out
+
+
+def _failed(run: Run, exc: BaseException, emb_dim: int, device: str) -> Outcome:
+    """The :class:`Outcome` of a run that raised: no metrics, the exception kept in ``error``."""
+    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    print(f"[{run.name}] FAILED: {msg}")
+    try:
+        n = param_count(run.cell, emb_dim, run.hidden, reset=run.reset)
+    except Exception:                                        # an unknown cell: the count is unknown too
+        n = 0
+    return Outcome(run, n, History(diverged=True, message=f"run raised {msg}"), None, None, 0.0, device, error=msg)
 
 
 def default_workers(device: str) -> int:
@@ -118,7 +160,7 @@ def summary(outcomes: list[Outcome]):
     rows = []
     for o in outcomes:
         row = {**asdict(o.run), "name": o.run.name, "params": o.params, "diverged": o.diverged,
-               "train_acc": o.history.final.get("train_acc"), "wall_time_s": o.wall_time_s}
+               "failed": o.failed, "train_acc": o.history.final.get("train_acc"), "wall_time_s": o.wall_time_s}
         if o.metrics:
             row.update(test_acc=o.metrics["accuracy"], f1=o.metrics["f1"], roc_auc=o.metrics["roc_auc"])
         rows.append(row)
@@ -126,13 +168,15 @@ def summary(outcomes: list[Outcome]):
 
 
 def seed_stats(outcomes: list[Outcome]) -> dict:
-    """Mean / std / min / max of accuracy, F1 and ROC AUC over the runs that did not diverge.
+    """Mean / std / min / max of accuracy, F1 and ROC AUC over the runs that neither diverged
+    nor failed (``n_diverged`` / ``n_failed`` count the others).
 
     ``best`` is the run with the highest test accuracy (what re-running "until a stable
     convergence" and reporting that run amounts to: an optimistic pick).
     """
-    ok = [o for o in outcomes if not o.diverged]
-    out = {"n_runs": len(outcomes), "n_diverged": len(outcomes) - len(ok),
+    ok = [o for o in outcomes if o.ok]
+    n_failed = sum(o.failed for o in outcomes)
+    out = {"n_runs": len(outcomes), "n_diverged": len(outcomes) - len(ok) - n_failed, "n_failed": n_failed,
            "seeds": [o.run.seed for o in ok], "wall_time_s": float(sum(o.wall_time_s for o in outcomes))}
     for key in ("accuracy", "f1", "roc_auc"):
         v = np.array([o.metrics[key] for o in ok], dtype=float)
@@ -147,17 +191,19 @@ def seed_stats(outcomes: list[Outcome]) -> dict:
 def record_group(rec, question: str, setting: str, outcomes: list[Outcome], *, measures=("accuracy", "f1", "roc_auc"),
                  train: bool = False, data_variant: str | None = None) -> dict:
     """Record the seed mean of each measure as ``"test <measure> | <setting>"`` (and the spread
-    as extra fields); a group whose runs all diverged is recorded as ``"diverged"``."""
+    as extra fields); a group whose runs all diverged is recorded as ``"diverged"`` (``"failed"``
+    when none diverged but all raised)."""
     names = {"accuracy": "test accuracy", "f1": "test F1", "roc_auc": "test ROC AUC"}
     st = seed_stats(outcomes)
     for m in measures:
         if st[m] is None:
-            rec.add(question, f"{names[m]} | {setting}", "diverged", data_variant=data_variant,
-                    n_runs=st["n_runs"], n_diverged=st["n_diverged"])
+            rec.add(question, f"{names[m]} | {setting}", "diverged" if st["n_diverged"] or not st["n_failed"] else "failed",
+                    data_variant=data_variant, n_runs=st["n_runs"], n_diverged=st["n_diverged"],
+                    n_failed=st["n_failed"])
             continue
         rec.add(question, f"{names[m]} | {setting}", st[m]["mean"], data_variant=data_variant,
                 wall_time_s=st["wall_time_s"], seeds=st["seeds"], per_seed=st[m]["per_seed"], std=st[m]["std"],
-                min=st[m]["min"], max=st[m]["max"], n_diverged=st["n_diverged"],
+                min=st[m]["min"], max=st[m]["max"], n_diverged=st["n_diverged"], n_failed=st["n_failed"],
                 aggregate=f"mean over {len(st['seeds'])} seed(s)")
     if train and st["train_acc"] is not None:
         rec.add(question, f"train accuracy | {setting}", st["train_acc"], data_variant=data_variant,

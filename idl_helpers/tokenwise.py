@@ -83,15 +83,19 @@ class _TokenwiseBase(nn.Module):
     def _pool(self, sub: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, out: dict) -> torch.Tensor:
         return masked_mean(sub, mask)
 
-    def explain(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict:
+    def explain(self, ids: torch.Tensor, lengths: torch.Tensor, *, per_position: bool = False) -> dict:
         """Per-word quantities: ``sub_scores (B, L, 2)``, ``word_score (B, L)`` = positive −
         negative sub-score (0 on padding), ``mask``, review ``logits``, plus model-specific
-        ``weights`` / ``attention``."""
+        ``weights`` / ``attention``.
+
+        ``per_position=True`` runs the MLP on every position of the sequence, never the
+        score-each-distinct-word-once shortcut of evaluation mode, so that a check comparing the
+        scores of a word's occurrences compares independently computed numbers."""
         lengths = torch.as_tensor(lengths, device=ids.device)
         mask = padding_mask(lengths, ids.shape[1])
         x = self.embedding(ids)
         out = self._features(x, mask)
-        if self.per_word and not self.training:
+        if self.per_word and not self.training and not per_position:
             # the sub-score depends on the word alone: score each distinct word once (exact;
             # evaluation on 25,000 reviews touches ~50k distinct words instead of 2.5M tokens)
             uniq, inverse = torch.unique(ids, return_inverse=True)
@@ -230,14 +234,16 @@ def n_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 @torch.no_grad()
-def explain_texts(model: _TokenwiseBase, data, texts, device: str = "cpu") -> list[dict]:
+def explain_texts(model: _TokenwiseBase, data, texts, device: str = "cpu", *, per_position: bool = False) -> list[dict]:
     """Encode ``texts`` with ``data.encode`` and return, per text, the words, whether each is a
     GloVe word (False for ``<unk>`` and words GloVe lacks), the word scores, the sub-scores,
-    the review's P(positive), and the weights / attention when the model has them."""
+    the review's P(positive), and the weights / attention when the model has them.
+    ``per_position`` as in :meth:`_TokenwiseBase.explain`."""
     ids, lengths, toks = data.encode(texts)
     was = model.training
     model.eval()
-    out = model.explain(torch.as_tensor(ids, device=device), torch.as_tensor(lengths, device=device))
+    out = model.explain(torch.as_tensor(ids, device=device), torch.as_tensor(lengths, device=device),
+                        per_position=per_position)
     model.train(was)
     proba = torch.softmax(out["logits"], 1)[:, 1].cpu().numpy()
     rows = []

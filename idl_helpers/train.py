@@ -4,6 +4,11 @@
 given as tensors ``(*inputs, labels)``, and evaluates on the test tensors after every
 epoch. It shows a progress bar, records per-epoch loss/accuracy for train and test,
 and stops a run whose loss becomes NaN/inf (recorded as *diverged*, not as a number).
+
+Divergence is also caught where the training loss cannot see it: a step that turns the
+weights into NaN/inf (the last step of a run included) or outputs that overflow on the test
+set. Such an epoch is not added to the history, and no accuracy, F1 or ROC AUC is computed
+from non-finite outputs: the run's ``test_metrics`` and ``test_proba`` are ``None``.
 """
 
 from __future__ import annotations
@@ -66,13 +71,22 @@ def predict_logits(model: nn.Module, inputs, batch_size: int = 1024) -> torch.Te
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 1024) -> tuple[float, float, np.ndarray]:
-    """``(mean loss, accuracy, P(positive))`` over ``data = (*inputs, labels)``."""
+    """``(mean loss, accuracy, P(positive))`` over ``data = (*inputs, labels)``.
+
+    When any logit is NaN or infinite the loss and the accuracy are NaN (an argmax over NaN
+    outputs is not an accuracy) and ``P(positive)`` contains the non-finite values."""
     *inputs, labels = data
     logits = predict_logits(model, inputs, batch_size).float()
+    if not bool(torch.isfinite(logits).all()):
+        return float("nan"), float("nan"), torch.softmax(logits, 1)[:, 1].cpu().numpy()
     loss = float(nn.functional.cross_entropy(logits, labels))
     acc = float((logits.argmax(1) == labels).float().mean())
     proba = torch.softmax(logits, 1)[:, 1].cpu().numpy()
     return loss, acc, proba
+
+
+def _finite_parameters(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def fit(model: nn.Module, train, test, *, epochs: int, batch_size: int, lr: float,
@@ -115,18 +129,32 @@ def fit(model: nn.Module, train, test, *, epochs: int, batch_size: int, lr: floa
             seen += len(labels)
         if hist.diverged:
             break
+        if not _finite_parameters(model):          # e.g. the epoch's last step produced NaN weights
+            hist.diverged = True
+            hist.message = (f"parameters became NaN/inf in epoch {epoch + 1} (of {epochs}), "
+                            "after the last loss was computed; run stopped")
+            break
         te_loss, te_acc, _ = evaluate(model, test, eval_batch_size)
+        if not (math.isfinite(te_loss) and math.isfinite(te_acc)):
+            hist.diverged = True
+            hist.message = f"test outputs became NaN/inf in epoch {epoch + 1} (of {epochs}); run stopped"
+            break
         hist.epochs.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_correct / seen,
                             "test_loss": te_loss, "test_acc": te_acc, "time_s": time.perf_counter() - t0,
                             "steps": (epoch + 1) * n_steps})
         bar.set_postfix(train_acc=f"{tot_correct / seen:.3f}", test_acc=f"{te_acc:.3f}")
     hist.wall_time_s = time.perf_counter() - t0
+    proba = None
+    if not hist.diverged:
+        final = test if final_test is None else [t.to(device) for t in final_test]
+        _, _, proba = evaluate(model, final, eval_batch_size)
+        if not np.isfinite(proba).all():
+            hist.diverged = True
+            hist.message = "outputs on the final test set are NaN/inf; no metrics computed"
     if hist.diverged:
         if raise_on_divergence:
             raise Diverged(hist.message)
         print(f"[{desc or 'run'}] DIVERGED: {hist.message}")
         return FitResult(model, hist, None, None)
-    final = test if final_test is None else [t.to(device) for t in final_test]
-    _, _, proba = evaluate(model, final, eval_batch_size)
     metrics = classification_metrics(final[-1].cpu().numpy(), proba)
     return FitResult(model, hist, metrics, proba)

@@ -68,19 +68,50 @@ def word_table(rows: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def repeated_words(rows: Sequence[dict], names: Sequence[str]) -> pd.DataFrame:
+def repeated_words(rows: Sequence[dict], names: Sequence[str], keys: Sequence[str] = ("word_score",)) -> pd.DataFrame:
     """Words that occur more than once in a sentence, with the score of every occurrence and
-    the spread (max − min) across occurrences: 0 for a token-wise model, not for attention."""
+    the spread (max − min) across occurrences: 0 for a token-wise model, not for attention.
+
+    For every further per-position quantity in ``keys`` (e.g. ``"weights"``) a column
+    ``"<key> spread"`` is added. A NaN at any occurrence makes the spread NaN (never a
+    smaller number); :func:`largest_spread` turns that into ``inf``."""
+    extra = [k for k in keys if k != "word_score"]
     out = []
     for n, r in zip(names, rows):
         words = r["words"]
         for w in dict.fromkeys(words):
             pos = [i for i, x in enumerate(words) if x == w]
             if len(pos) > 1:
-                s = [float(r["word_score"][i]) for i in pos]
-                out.append({"sentence": n, "word": w, "positions": pos,
-                            "scores": [round(v, 3) for v in s], "spread": max(s) - min(s)})
-    return pd.DataFrame(out, columns=["sentence", "word", "positions", "scores", "spread"])
+                s = np.asarray(r["word_score"], dtype=float)[pos]
+                row = {"sentence": n, "word": w, "positions": pos,
+                       "scores": [round(float(v), 3) for v in s], "spread": float(np.ptp(s))}
+                for k in extra:
+                    row[f"{k} spread"] = float(np.ptp(np.asarray(r[k], dtype=float)[pos]))
+                out.append(row)
+    return pd.DataFrame(out, columns=["sentence", "word", "positions", "scores", "spread"]
+                        + [f"{k} spread" for k in extra])
+
+
+def occurrence_spread(model, data, texts: Sequence[str], names: Sequence[str], device: str = "cpu") -> pd.DataFrame:
+    """:func:`repeated_words` with every occurrence scored on its own: the model runs on the
+    full sequence with ``per_position=True`` (no score-each-distinct-word-once shortcut), and the
+    per-position scores (and softmax weights, for a model that has them) of all occurrences of a
+    word are compared. For a token-wise model the spread is round-off; a model whose score
+    depends on the context (attention) gives a clear spread, so the check can fail."""
+    from .tokenwise import explain_texts
+
+    rows = explain_texts(model, data, list(texts), device=device, per_position=True)
+    keys = ["word_score"] + (["weights"] if "weights" in rows[0] else [])
+    return repeated_words(rows, names, keys=keys)
+
+
+def largest_spread(rep: pd.DataFrame) -> float:
+    """The largest spread of any column ``…spread`` of :func:`repeated_words`; ``inf`` when a spread
+    is NaN/inf or when there is no repeated word at all (then nothing was checked)."""
+    from .derive import max_error
+
+    cols = [c for c in rep.columns if c.endswith("spread")]
+    return max_error([rep[c].to_numpy(dtype=float) for c in cols]) if len(rep) else float("inf")
 
 
 def plot_attention(row: dict, ax=None, title: str = ""):
@@ -122,4 +153,4 @@ def vocabulary_scores(model, data, *, min_count: int = 20, device: str = "cpu") 
 
 
 __all__ = ["REPORT_SENTENCES", "OUR_SENTENCES", "ALL_SENTENCES", "plot_sentence_scores", "word_table",
-           "repeated_words", "plot_attention", "vocabulary_scores"]
+           "repeated_words", "occurrence_spread", "largest_spread", "plot_attention", "vocabulary_scores"]

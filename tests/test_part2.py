@@ -6,6 +6,7 @@ import torch
 
 from idl_helpers import bigram, gradcheck, numpy_nn as nn, rnn_lm_grads as rnn
 from idl_helpers.data import ptb
+from idl_helpers.derive import beyond, max_error, within
 
 
 def _small_net(seed=0, dims=(6, 5, 4), B=7):
@@ -115,10 +116,36 @@ def test_rnn_closed_forms_equal_autograd_and_report_forms_do_not():
         pr = rnn.random_problem(seed=seed)
         fw = rnn.forward(pr["params"], pr["words"], pr["h0"])
         ref = rnn.autograd_reference(pr["params"], pr["words"], pr["h0"], pr["target"])
-        assert max(rnn.max_abs_diff(rnn.grads_at_t(pr["params"], fw, pr["target"]), ref["t"]).values()) < 1e-12
-        assert max(rnn.max_abs_diff(rnn.grads_at_t_minus_1(pr["params"], fw, pr["target"]), ref["t-1"]).values()) < 1e-12
+        assert within(max_error(rnn.max_abs_diff(rnn.grads_at_t(pr["params"], fw, pr["target"]), ref["t"])), 1e-12)
+        assert within(max_error(rnn.max_abs_diff(rnn.grads_at_t_minus_1(pr["params"], fw, pr["target"]), ref["t-1"])), 1e-12)
         rep = rnn.report_forms(pr["params"], fw, pr["target"])
-        assert all(v > 1e-3 for v in rnn.max_abs_diff(rep, ref["t"]).values())
+        assert all(beyond(v, 1e-3) for v in rnn.max_abs_diff(rep, ref["t"]).values())
         # the report's II.2a forms are exactly the negatives of the true gradients (U aside)
         for k in ("L_x(t)", "I", "H", "h(t-1)"):
             np.testing.assert_allclose(rep[k], -ref["t"][k], atol=1e-12)
+
+
+def test_comparison_loops_the_pages_call():
+    """The II.1b and II.2 pages call these loops; the same verdicts as the per-problem tests above."""
+    worst = nn.compare_with_autograd(np.random.default_rng(0), trials=2, dims=(6, 5, 4), batch=8)
+    assert set(worst) == {"loss", "W1", "b1", "W2", "b2", "x"} and within(max_error(worst), 1e-12)
+    assert within(nn.softmax_ce_autograd_error(10, seed=1), 1e-12)
+    for fn, key in [(rnn.grads_at_t, "t"), (rnn.grads_at_t_minus_1, "t-1"), (rnn.bptt, "tied")]:
+        assert within(max_error(rnn.compare_with_autograd(fn, key, problems=3, seed=1)), 1e-12)
+    # the report's forms fail the same loop
+    report = rnn.compare_with_autograd(rnn.report_forms, "t", problems=3)
+    assert report["b2"] == float("inf")                     # the report has no b2 form: not a pass
+    assert all(beyond(report[k], 1e-3) for k in ("U", "L_x(t)", "I", "H", "h(t-1)"))
+
+
+def test_bigram_perplexity_in_base_2_from_the_probability_table():
+    c = _tiny_corpus()
+    rng = np.random.default_rng(3)
+    V = len(c.vocab)
+    emb = rng.normal(size=(V, 4)).astype(np.float32)
+    p = nn.init_params((4, 3, V), rng)
+    P = bigram.probability_table(emb, p)
+    assert P.shape == (V, V) and P.dtype == np.float64
+    pp2 = bigram.perplexity_by_counts(bigram.bigram_counts(c), P, base=2)
+    assert pp2 == pytest.approx(bigram.perplexity_loop(emb, p, c.prev, c.next), rel=1e-9)
+    assert pp2 == pytest.approx(bigram.perplexity(emb, p, c), rel=1e-6)

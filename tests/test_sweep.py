@@ -39,3 +39,30 @@ def test_diverged_group_is_recorded_as_diverged():
     st = sweep.record_group(rec, "I.P1.a", "rnn act=relu", [dead])
     assert st["n_diverged"] == 1 and st["accuracy"] is None
     assert {r["value"] for r in rec.records} == {"diverged"}
+
+
+def test_one_runs_divergence_or_crash_never_loses_another_runs_results_with_two_workers():
+    """lr=1e6 makes the ReLU RNN's outputs overflow after its only (last) step — formerly a
+    scikit-learn ValueError in the worker that made ``pool.map`` drop every run's result."""
+    torch.set_num_threads(1)
+    emb = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
+    train, test = _toy(64), _toy(30, seed=2)
+    runs = [sweep.Run("rnn", 8, "relu", seed=0, epochs=1, batch_size=64, lr=1e6, label="blows up"),
+            sweep.Run("rnn", 8, "relu", seed=0, epochs=1, batch_size=64, lr=1e-3, label="healthy"),
+            sweep.Run("lstm", 8, "tanh", seed=0, epochs=1, batch_size=64, label="raises")]
+    bad, good, broken = sweep.run_all(runs, embeddings=emb, train=train, test=test, workers=2)
+    assert bad.diverged and not bad.failed and bad.metrics is None and bad.proba is None
+    assert all(np.isfinite(e["test_acc"]) for e in bad.history.epochs)   # no accuracy from NaN outputs
+    assert good.ok and good.metrics["n"] == 30 and 0.0 <= good.metrics["accuracy"] <= 1.0
+    assert len(good.proba) == 30 and np.isfinite(good.proba).all()
+    assert broken.failed and broken.diverged and broken.metrics is None and "ValueError" in broken.error
+    # the healthy run's numbers are the same as when it runs alone, in this process
+    (alone,) = sweep.run_all([runs[1]], embeddings=emb, train=train, test=test, workers=1)
+    assert alone.metrics == good.metrics
+    st = sweep.seed_stats([bad, good, broken])
+    assert (st["n_runs"], st["n_diverged"], st["n_failed"]) == (3, 1, 1)
+    assert st["accuracy"]["per_seed"] == [good.metrics["accuracy"]]
+    rec = Recorder("t", profile="smoke", seed=0, device="cpu")
+    sweep.record_group(rec, "I.P1.a", "all three", [bad, good, broken], measures=("accuracy",))
+    assert rec.records[0]["value"] == good.metrics["accuracy"] and rec.records[0]["extra"]["n_failed"] == 1
+    assert sweep.summary([bad, good, broken])["failed"].tolist() == [False, False, True]

@@ -182,3 +182,51 @@ def test_eval_shortcut_scores_each_distinct_word_like_the_token_path(emb, cls):
     slow = model.explain(ids, lengths)
     torch.testing.assert_close(fast["sub_scores"], slow["sub_scores"])
     torch.testing.assert_close(fast["logits"], slow["logits"])
+
+
+class _Texts:
+    """The part of ``imdb_glove`` data that ``explain_texts`` uses: ``encode`` and ``in_glove``."""
+
+    def __init__(self, n_words):
+        self.words = [f"w{i}" for i in range(n_words)]
+        self.in_glove = np.ones(n_words, dtype=bool)
+
+    def encode(self, texts):
+        toks = [t.split() for t in texts]
+        ids = np.zeros((len(toks), max(map(len, toks)) + 3), dtype=np.int64)     # some padding
+        for b, t in enumerate(toks):
+            ids[b, : len(t)] = [self.words.index(w) for w in t]
+        return ids, np.array([len(t) for t in toks]), toks
+
+
+TEXTS = ["w5 w7 w5 w9 w5", "w3 w3 w8 w2 w11 w3", "w4 w6"]
+
+
+@pytest.mark.parametrize("cls", [tw.MeanMLP, tw.WeightedSumMLP])
+def test_every_occurrence_scored_on_its_own_gets_the_same_score(emb, cls):
+    """I.P2/I.P3's check: ``per_position=True`` runs the MLP on every position (no per-distinct-word
+    shortcut); the occurrences of a repeated word still agree, weights included."""
+    from idl_helpers import word_scores as ws
+
+    torch.manual_seed(0)
+    model = cls(emb, layers=3, width=8).eval()
+    data = _Texts(V)
+    rep = ws.occurrence_spread(model, data, TEXTS, ["a", "b", "c"])
+    assert list(rep["word"]) == ["w5", "w3"] and list(rep["positions"]) == [[0, 2, 4], [0, 1, 5]]
+    assert ("weights spread" in rep) == (cls is tw.WeightedSumMLP)
+    assert ws.largest_spread(rep) <= 1e-6
+    # the per-position path is the token path, and agrees with the shortcut
+    ids, lengths, _ = data.encode(TEXTS)
+    ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
+    slow = model.explain(ids, lengths, per_position=True)
+    torch.testing.assert_close(slow["sub_scores"], model.explain(ids, lengths)["sub_scores"])
+
+
+def test_occurrence_check_can_fail_on_a_context_model(emb):
+    """The same measurement on restricted attention (scores depend on the neighbours) sees a spread,
+    so the I.P2/I.P3 check is not true by construction."""
+    from idl_helpers import word_scores as ws
+
+    torch.manual_seed(0)
+    model = tw.RestrictedAttentionMLP(emb, k=2, layers=2, width=16).eval()
+    assert ws.largest_spread(ws.occurrence_spread(model, _Texts(V), TEXTS, ["a", "b", "c"])) > 1e-3

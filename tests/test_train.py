@@ -56,3 +56,51 @@ def test_metrics_and_small_test_set_noise():
     # a 500-review estimate of an 80% classifier: std sqrt(.8 * .2 / 500) ≈ 0.018
     assert math.isclose(b["std"], math.sqrt(0.8 * 0.2 / 500), rel_tol=0.1)
     assert b["ci95_low"] < 0.8 < b["ci95_high"]
+
+
+def _poison_last_step(model, n_steps):
+    """A gradient hook that turns the gradient of the ``n_steps``-th backward pass into NaN, so
+    the optimizer's *last* step writes NaN weights after the last loss was already finite."""
+    calls = {"n": 0}
+
+    def hook(g):
+        calls["n"] += 1
+        return g * float("nan") if calls["n"] == n_steps else g
+
+    next(model.parameters()).register_hook(hook)
+    return calls
+
+
+def test_nan_on_the_last_step_is_recorded_as_diverged_without_metrics():
+    train, test = _data(64, 0), _data(40, 1)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+    epochs, batch = 2, 32                              # 2 steps per epoch: the 4th is the last
+    calls = _poison_last_step(model, n_steps=epochs * 2)
+    r = fit(model, train, test, epochs=epochs, batch_size=batch, lr=1e-2, progress=False)
+    assert calls["n"] == 4
+    assert r.history.diverged and "NaN" in r.history.message
+    assert r.test_metrics is None and r.test_proba is None          # no metric code ran on NaN outputs
+    # the healthy first epoch is kept; the poisoned one is not recorded with a test accuracy
+    assert [e["epoch"] for e in r.history.epochs] == [1]
+    assert all(math.isfinite(e["test_acc"]) and math.isfinite(e["test_loss"]) for e in r.history.epochs)
+
+
+def test_overflowing_outputs_on_the_final_set_are_diverged_not_a_crash():
+    """Finite weights, but outputs that overflow on the final test set: no ROC AUC of NaN."""
+    train, test = _data(64, 0), _data(40, 1)
+    huge = (test[0] * 1e39, test[1])                    # inf in float32
+    model = nn.Linear(5, 2)
+    r = fit(model, train, test, epochs=1, batch_size=32, lr=1e-2, progress=False, final_test=huge)
+    assert r.history.diverged and r.test_metrics is None and r.test_proba is None
+    assert len(r.history.epochs) == 1                   # the curve set was fine
+
+
+def test_evaluate_gives_no_accuracy_for_nan_outputs():
+    from idl_helpers.train import evaluate
+
+    model = nn.Linear(5, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    loss, acc, proba = evaluate(model, _data(20, 0))
+    assert math.isnan(loss) and math.isnan(acc) and np.isnan(proba).any()
