@@ -111,6 +111,8 @@ def fmt(v, *, decimals: int | None = None, signed: bool = False, plain_int: bool
         a = abs(f)
         if f == 0:
             return "0"
+        if a >= 1e6 and not f.is_integer():
+            return sign + f"{f:.3g}"    # a measured magnitude (gradient norm), not a count
         if a >= 1000:
             return sign + (f"{f:.0f}" if plain_int else f"{f:,.0f}")
         if a < 0.1:

@@ -21,6 +21,8 @@ from idl_helpers import tables as T
     (73760.0, "73,760"),
     (np.int64(12673), "12,673"),
     (112.862, "112.9"),
+    (25539430.7, "2.55e+07"),        # a large measured value, not a count
+    (2_000_000.0, "2,000,000"),
     (1.69, "1.69"),
     (0.0, "0"),
     (float("nan"), "—"), (None, "—"), ("nan", "—"), ("+nan", "—"), (pd.NA, "—"),
