@@ -46,6 +46,7 @@ VERDICT_STYLE = {
     "below": "color: #bc4c00; font-weight: bold",
     "above": "color: #bc4c00; font-weight: bold",
     "not confirmed": "color: #bc4c00; font-weight: bold",
+    "partly confirmed": "color: #9a6700; font-weight: bold",
     "not tested": "color: #8c959f",
     "FAILED": "color: #cf222e; font-weight: bold",
     "not run": "color: #8c959f",
@@ -203,6 +204,8 @@ def number_verdict(question: str, metric: str, ours, report_value) -> str:
 
 def _trend_verdict(text) -> str:
     s = str(text).strip().lower()
+    if s.startswith("holds in part"):
+        return "partly confirmed"
     if s.startswith("holds"):
         return "confirmed"
     if s.startswith("does not hold"):
