@@ -225,12 +225,13 @@ def _headline(question: str, reg: pd.DataFrame) -> pd.Series:
 
 
 def summary(root: Path | None = None, *, page_status: dict[str, str] | None = None,
-            profiles: list[str] | None = None, links: bool = True) -> pd.DataFrame:
+            profiles: list[str] | None = None) -> pd.DataFrame:
     """One row per question id: the report's headline, ours under each profile, a verdict, the page.
 
     ``profiles``: the "ours" columns (default: ``full`` and ``quick`` always, ``smoke`` when it
     has results). The verdict uses the most thorough profile that has the number.
     ``page_status`` (notebook stem → e.g. "stale", "last re-run failed at …") adds a column.
+    ``page``: the notebooks that recorded the question (the first one answers it).
     """
     df = results.load(root=root)
     present = set(df["profile"]) if len(df) else set()
@@ -273,25 +274,38 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
         best = _most_thorough(verdict_by_profile)
         row["verdict"] = verdict_by_profile[best] if best else "not run"
         hw = noise_half_width(q, metric, head["value"]) if kind == "number" else None
-        row["report's noise (95%)"] = f"±{hw:.3f}" if hw is not None else tables.MISSING
+        if hw is not None:
+            row["report"] += f" ± {hw:.3f}"
         pages = list(dict.fromkeys(pages))  # first seen first, each once
-        row["page"] = (", ".join(page_link(n) for n in pages) if links else ", ".join(pages)) or tables.MISSING
+        row["page"] = ", ".join(pages) or tables.MISSING
         if page_status is not None:
             row["page status"] = "; ".join(f"{n}: {page_status[n]}" if len(pages) > 1 else page_status[n]
                                            for n in pages if n in page_status) or tables.MISSING
         rows.append(row)
-    out = pd.DataFrame(rows)
-    if (out["report's noise (95%)"] == tables.MISSING).all():
-        out = out.drop(columns="report's noise (95%)")
-    return out
+    return pd.DataFrame(rows)
+
+
+def _question_cell(question: str, pages: str) -> str:
+    """The question id linking to its page; further pages as small numbered links."""
+    stems = [p for p in pages.split(", ") if p and p != tables.MISSING]
+    if not stems:
+        return html.escape(question)
+    first = f'<a href="{html.escape(page_href(stems[0]))}">{html.escape(question)}</a>'
+    more = " ".join(f'<a href="{html.escape(page_href(n))}" title="{html.escape(n)}">+{html.escape(n[:2])}</a>'
+                    for n in stems[1:])
+    return first + (f" <small>{more}</small>" if more else "")
 
 
 def summary_table(root: Path | None = None, *, page_status: dict[str, str] | None = None,
                   profiles: list[str] | None = None) -> tables.Table:
-    """:func:`summary` as a coloured table with links to the pages."""
+    """:func:`summary` as a coloured table; each question id links to the page that answers it."""
+    df = summary(root, page_status=page_status, profiles=profiles)
+    df["question"] = [_question_cell(q, p) for q, p in zip(df["question"], df["page"])]
+    df = df.drop(columns="page")
     colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
-    return tables.show(summary(root, page_status=page_status, profiles=profiles), colours={"verdict": colour},
-                       html_columns=("page",))
+    note = ("± after a report's accuracy: the chance spread (95%) of its 500-review test set. "
+            "Each question links to its page; +NN: a further page.")
+    return tables.show(df, colours={"verdict": colour}, html_columns=("question",), note=note)
 
 
 def verdict_counts(summary_frame: pd.DataFrame) -> dict[str, int]:

@@ -39,7 +39,7 @@ def test_one_row_per_question_with_verdicts(results_root):
     rec = results.Recorder("21_II_5bc_dan_sweeps", profile="quick", seed=0, device="cpu")
     rec.add("II.5b", "word dropout sweep", "does not hold: accuracy 0.74 at p=0 → 0.75 at p=0.7")
     rec.save()
-    s = S.summary(links=False).set_index("question")
+    s = S.summary().set_index("question")
     assert list(s.index) == reports.questions()
     assert s.loc["I.P1.a", "verdict"] == "matches within noise"
     assert s.loc["I.P2", "verdict"] == "below" and s.loc["II.1d", "verdict"] == "above"
@@ -49,14 +49,14 @@ def test_one_row_per_question_with_verdicts(results_root):
     # full has no results yet: its column exists and shows "—"; quick has ours
     assert (s["ours (full)"] == "—").all() and s.loc["I.P1.a", "ours (quick)"] == "0.8"
     assert s.loc["II.1d", "page"] == "03_II_1d_4b_bigram_lm"
-    assert s.loc["I.P1.a", "report's noise (95%)"] == "±0.034"
+    assert s.loc["I.P1.a", "report"] == "0.816 ± 0.034"     # the report's 500-review chance spread
     assert "page status" not in s.columns
 
 
 def test_most_thorough_profile_decides_and_page_status_column(results_root):
     _record("20_I_P2_tokenwise_mlp", "quick", "I.P2", "test accuracy | best mlp", 0.70).save()
     _record("20_I_P2_tokenwise_mlp", "full", "I.P2", "test accuracy | best mlp", 0.85).save()
-    s = S.summary(links=False, page_status={"20_I_P2_tokenwise_mlp": "stale"}).set_index("question")
+    s = S.summary(page_status={"20_I_P2_tokenwise_mlp": "stale"}).set_index("question")
     assert s.loc["I.P2", "ours (full)"] == "0.85" and s.loc["I.P2", "ours (quick)"] == "0.7"
     assert s.loc["I.P2", "verdict"] == "matches within noise"   # full's 0.85, not quick's 0.70
     assert s.loc["I.P2", "page status"] == "stale" and s.loc["I.P3", "page status"] == "—"
@@ -66,7 +66,7 @@ def test_failed_check_is_a_failed_verdict(results_root):
     rec = results.Recorder("01_II_1a_4a_softmax_perplexity", profile="quick", seed=0, device="cpu")
     rec.add("II.1a", "check", "FAILED")
     rec.save()
-    assert S.summary(links=False).set_index("question").loc["II.1a", "verdict"] == "FAILED"
+    assert S.summary().set_index("question").loc["II.1a", "verdict"] == "FAILED"
 
 
 def test_links_are_relative_to_the_scorecard_page(results_root):
@@ -76,7 +76,7 @@ def test_links_are_relative_to_the_scorecard_page(results_root):
     assert S.page_href("10_I_P1a_rnn") == "part1/10_I_P1a_rnn.html"
     assert S.page_href("21_II_5bc_dan_sweeps") == "part2/21_II_5bc_dan_sweeps.html"
     html = S.summary_table().html
-    assert '<a href="part1/10_I_P1a_rnn.html">10_I_P1a_rnn</a>' in html
+    assert '<a href="part1/10_I_P1a_rnn.html">I.P1.a</a>' in html
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
     assert "nan" not in " ".join(cells).lower()
 
