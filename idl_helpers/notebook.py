@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import device as device_mod
-from . import paths
+from . import paths, tables
 from .profiles import check_profile
 from .results import Recorder, git_commit, versions
 
@@ -35,13 +35,35 @@ class Context:
     recorder: Recorder
 
     def finish(self, show: bool = True):
-        """Save the results and return (for display) our numbers beside the report's."""
+        """Save the results and return (for display) our numbers beside the report's.
+
+        Every record is also glued (``myst_nb.glue``) under :func:`idl_helpers.tables.glue_key`
+        of its question and metric, so a markdown cell anywhere on the page can quote it with
+        ``{glue}`key``` and the prose follows the numbers of the run.
+        """
         path = self.recorder.save()
+        glue_records(self.recorder.records)
         if not show:
             return path
-        from .scorecard import compare
+        from .scorecard import show_compare
 
-        return compare(self.recorder.records)
+        return show_compare(self.recorder.records)
+
+
+def glue_records(records: list[dict]) -> None:
+    """Glue each record's value, formatted as the tables show it (nothing displayed)."""
+    try:
+        from IPython import get_ipython
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:
+        return
+    from .tables import Text, fmt, glue_key
+
+    latest = {glue_key(r["question"], r["metric"]): r["value"] for r in records}  # a key glued twice warns
+    for key, value in latest.items():
+        glue(key, Text(fmt(value)), display=False)
 
 
 def seed_everything(seed: int) -> None:
@@ -76,6 +98,7 @@ def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_
     dev = device_mod.resolve(device)
     seed_everything(seed)
     plot_style()
+    tables.install()  # every DataFrame shown on the page: no index, no NaN, no truncation
     described = device_mod.describe(dev)
     rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
     v = versions()

@@ -1,60 +1,137 @@
-"""Our recorded numbers beside the report's: the scorecard table.
+"""Our recorded numbers beside the report's: the scorecard tables.
 
 Everything here reads the results JSON files and the transcribed registry
 (:mod:`idl_helpers.reports`); nothing is typed in.
+
+* :func:`summary` — one row per question: the report's headline, ours under each profile,
+  a verdict ("matches within noise", "below", "above", "verified", …) and a link to the page;
+* :func:`scorecard` — every recorded number (and every report number nobody reproduced yet);
+* :func:`compare` — one notebook's records beside the report's (what each page ends with);
+* :func:`timings` — how long each notebook took, per profile, from the runner's logs.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from . import reports, results
+from . import paths, reports, results, tables
 from .profiles import PROFILES
+
+#: the report's headline number for a question that has several (others: its first registry entry)
+HEADLINE = {
+    "I.P1.a": "test accuracy | rnn act=relu",
+    "I.P1.b": "test accuracy | gru act=tanh",
+    "I.P2": "test accuracy | best mlp",
+    "I.P3": "test accuracy",
+    "I.P4": "test accuracy",
+    "II.1d": "dev perplexity",
+}
+#: the report measured its IMDB accuracies on this many test reviews (its confusion matrices sum to 500)
+REPORT_TEST_REVIEWS = 500
+#: numbers without a noise model match when they agree to this relative tolerance
+RELATIVE_TOLERANCE = 0.005
+#: verdict → CSS (green: agrees, amber: differs, red: wrong, grey: nothing to compare)
+VERDICT_STYLE = {
+    "matches within noise": "color: #1a7f37; font-weight: bold",
+    "matches": "color: #1a7f37; font-weight: bold",
+    "verified": "color: #1a7f37; font-weight: bold",
+    "confirmed": "color: #1a7f37; font-weight: bold",
+    "shown": "color: #0969da",
+    "below": "color: #bc4c00; font-weight: bold",
+    "above": "color: #bc4c00; font-weight: bold",
+    "not confirmed": "color: #bc4c00; font-weight: bold",
+    "partly confirmed": "color: #9a6700; font-weight: bold",
+    "not tested": "color: #8c959f",
+    "FAILED": "color: #cf222e; font-weight: bold",
+    "not run": "color: #8c959f",
+}
+_ACCURACY_LIKE = re.compile(r"^(test|train) (accuracy|F1|ROC AUC)\b")
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return "—"
+    """One of our values as the tables show it (checks: "passed"/"FAILED")."""
     if isinstance(v, bool):
         return "passed" if v else "FAILED"
-    if isinstance(v, float):
-        if v != 0 and abs(v) < 1e-3:
-            return f"{v:.2e}"  # gradient errors, vanishing norms: 1e-31 is not 0.0000
-        return f"{v:,.4g}" if abs(v) >= 1 else f"{v:.4f}"
+    return tables.fmt(v)
+
+
+def _report_fmt(v) -> str:
+    """A report's number as transcribed (all its digits), or its claim."""
+    if tables._is_missing(v):
+        return tables.MISSING
+    if isinstance(v, bool):
+        return "passed" if v else "FAILED"
     if isinstance(v, int):
         return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 and v.is_integer() else f"{v:g}"
     return str(v)
+
+
+def _number(v) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _diff(ours, theirs):
     """ours − report, when both are numbers (else None, shown as "—")."""
-    if isinstance(ours, bool) or isinstance(theirs, bool):
-        return None
-    try:
-        d = float(ours) - float(theirs)
-    except (TypeError, ValueError):
-        return None
-    return None if d != d else d  # NaN: one side has no number
+    a, b = _number(ours), _number(theirs)
+    return None if a is None or b is None else a - b
+
+
+def page_href(notebook: str) -> str:
+    """The built page of a notebook, relative to the scorecard page (``book/scorecard.html``)."""
+    m = re.match(r"^\d+_(I{1,2})_", notebook)
+    part = {"I": "part1", "II": "part2"}.get(m.group(1)) if m else None
+    return f"{part}/{notebook}.html" if part else f"{notebook}.html"
+
+
+def page_link(notebook: str) -> str:
+    return f'<a href="{html.escape(page_href(notebook))}">{html.escape(notebook)}</a>'
 
 
 def compare(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    """Records (ours) joined with the report's numbers on ``(question, metric)``."""
+    """Records (ours) joined with the report's numbers on ``(question, metric)``, as text."""
     ours = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+    cols = ["question", "metric", "report", "ours", "difference", "data", "profile", "device"]
     if ours.empty:
-        return pd.DataFrame(columns=["question", "metric", "report", "ours", "difference", "profile", "device"])
+        return pd.DataFrame(columns=cols)
     reg = reports.table()[["question", "metric", "value"]].rename(columns={"value": "report"})
     df = ours.merge(reg, on=["question", "metric"], how="left")
-    # formatted straight away: stored in a column, None would become NaN next to real differences
     diffs = [_diff(o, r) for o, r in zip(df["value"], df["report"])]
+    data = df["data_variant"] if "data_variant" in df else [None] * len(df)
     out = pd.DataFrame({
         "question": df["question"], "metric": df["metric"],
-        "report": [_fmt(v) for v in df["report"]], "ours": [_fmt(v) for v in df["value"]],
-        "difference": [("—" if d is None else f"{d:+.4f}") for d in diffs],
-        "data": df.get("data_variant"), "profile": df["profile"], "device": df["device"],
-    })
+        "report": [_report_fmt(v) for v in df["report"]], "ours": [_fmt(v) for v in df["value"]],
+        "difference": tables.format_column(diffs, "difference"),
+        "data": [tables.fmt(v) for v in data], "profile": [tables.fmt(v) for v in df["profile"]],
+        "device": [tables.fmt(v) for v in df["device"]],
+    }, columns=cols)
     return out.reset_index(drop=True)
+
+
+def show_compare(records: list[dict] | pd.DataFrame, caption: str = "") -> tables.Table:
+    """:func:`compare` as a readable table: run context stated once, verdicts coloured."""
+    card = compare(records)
+    colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
+    return tables.show(card, caption=caption, context=("question", *tables.CONTEXT_COLUMNS),
+                       colours={"ours": colour})
+
+
+def _most_thorough(present) -> str | None:
+    present = set(present)
+    return next((p for p in reversed(PROFILES) if p in present), None)
 
 
 def scorecard(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
@@ -62,8 +139,7 @@ def scorecard(profile: str | None = None, root: Path | None = None) -> pd.DataFr
     plus one row per report number nobody has reproduced yet (``ours`` = "not run")."""
     df = results.load(root=root)
     if profile is None and not df.empty:
-        present = set(df["profile"])
-        profile = next((p for p in reversed(PROFILES) if p in present), None)
+        profile = _most_thorough(df["profile"])
     if profile is not None:
         df = df[df["profile"] == profile]
     table = compare(df)
@@ -73,9 +149,197 @@ def scorecard(profile: str | None = None, root: Path | None = None) -> pd.DataFr
     missing = reg[[(q, m) not in done and not (k != "number" and q in done_questions)
                    for q, m, k in zip(reg["question"], reg["metric"], reg["kind"])]]
     todo = pd.DataFrame({"question": missing["question"], "metric": missing["metric"],
-                         "report": [_fmt(v) for v in missing["value"]], "ours": "not run",
-                         "difference": "—", "data": None, "profile": profile, "device": None})
+                         "report": [_report_fmt(v) for v in missing["value"]], "ours": "not run",
+                         "difference": tables.MISSING, "data": tables.MISSING,
+                         "profile": profile or tables.MISSING, "device": tables.MISSING})
     full = pd.concat([table, todo], ignore_index=True)
     order = {q: i for i, q in enumerate(reports.questions())}
     full["_o"] = full["question"].map(lambda q: order.get(q, len(order)))
     return full.sort_values(["_o", "question"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def part_of(question: str) -> str:
+    return "II" if question.startswith("II.") else "I"
+
+
+def every_number(profile: str | None = None, root: Path | None = None, *, open: bool = False) -> tables.HTMLBlock:
+    """:func:`scorecard`, one folded table per part of the book."""
+    card = scorecard(profile, root)
+    colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
+    blocks = []
+    for part, title in (("I", "Part I · Introduction to Deep Learning, Exercise 2"), ("II", "Part II · NLP Assignment 2")):
+        rows = card[[part_of(q) == part for q in card["question"]]].reset_index(drop=True)
+        done = int((rows["ours"] != "not run").sum())
+        t = tables.show(rows, colours={"ours": colour})
+        blocks.append(tables.details(f"{title}: every number ({len(rows)} rows, {done} with a result of ours)", t,
+                                     open=open).html)
+    return tables.HTMLBlock("\n".join(blocks), text=f"every number, profile {profile}")
+
+
+# ---------------------------------------------------------------------------------------------
+# one row per question
+
+
+def noise_half_width(question: str, metric: str, report_value) -> float | None:
+    """Half-width (95%) of the chance spread of the report's number, where we have a model of it:
+    an accuracy-like number measured on the report's 500 test reviews (binomial)."""
+    p = _number(report_value)
+    if p is None or not 0 < p < 1 or not _ACCURACY_LIKE.match(metric) or not question.startswith("I.P"):
+        return None
+    return 1.96 * math.sqrt(p * (1 - p) / REPORT_TEST_REVIEWS)
+
+
+def number_verdict(question: str, metric: str, ours, report_value) -> str:
+    a, b = _number(ours), _number(report_value)
+    if a is None:
+        return "not run" if tables._is_missing(ours) else "shown"
+    if b is None:
+        return "shown"
+    hw = noise_half_width(question, metric, report_value)
+    tol = hw if hw is not None else RELATIVE_TOLERANCE * abs(b)
+    if abs(a - b) <= tol:
+        return "matches within noise" if hw is not None else "matches"
+    return "below" if a < b else "above"
+
+
+def _trend_verdict(text) -> str:
+    s = str(text).strip().lower()
+    if s.startswith("holds in part"):
+        return "partly confirmed"
+    if s.startswith("holds"):
+        return "confirmed"
+    if s.startswith("does not hold"):
+        return "not confirmed"
+    if s.startswith("not tested"):
+        return "not tested"
+    return "shown"
+
+
+def _headline(question: str, reg: pd.DataFrame) -> pd.Series:
+    rows = reg[reg["question"] == question]
+    if question in HEADLINE:
+        hit = rows[rows["metric"] == HEADLINE[question]]
+        if len(hit):
+            return hit.iloc[0]
+    return rows.iloc[0]
+
+
+def summary(root: Path | None = None, *, page_status: dict[str, str] | None = None,
+            profiles: list[str] | None = None) -> pd.DataFrame:
+    """One row per question id: the report's headline, ours under each profile, a verdict, the page.
+
+    ``profiles``: the "ours" columns (default: ``full`` and ``quick`` always, ``smoke`` when it
+    has results). The verdict uses the most thorough profile that has the number.
+    ``page_status`` (notebook stem → e.g. "stale", "last re-run failed at …") adds a column.
+    ``page``: the notebooks that recorded the question (the first one answers it).
+    """
+    df = results.load(root=root)
+    present = set(df["profile"]) if len(df) else set()
+    if profiles is None:
+        profiles = [p for p in reversed(PROFILES) if p in ("full", "quick") or p in present]
+    reg = reports.table()
+    rows = []
+    for q in reports.questions():
+        head = _headline(q, reg)
+        mine = df[df["question"] == q] if len(df) else df
+        kind, metric = head["kind"], head["metric"]
+        row = {"question": q, "measure": "claim" if kind == "check" else metric,
+               "report": f"a {head['value']}" if kind == "figure" else _report_fmt(head["value"])}
+        verdict_by_profile = {}
+        pages: list[str] = []
+        for p in profiles:
+            here = mine[mine["profile"] == p] if len(mine) else mine
+            if kind == "check":
+                checks = here[[isinstance(v, str) and v in ("passed", "FAILED") for v in here["value"]]] if len(here) else here
+                if len(checks):
+                    n_fail = int((checks["value"] == "FAILED").sum())
+                    row[f"ours ({p})"] = (f"{len(checks)} checks passed" if len(checks) > 1 else "passed") \
+                        if n_fail == 0 else f"{n_fail} of {len(checks)} FAILED"
+                    verdict_by_profile[p] = "verified" if n_fail == 0 else "FAILED"
+                    pages += list(checks["notebook"])
+                else:
+                    row[f"ours ({p})"] = tables.MISSING
+            else:
+                hit = here[here["metric"] == metric] if len(here) else here
+                if len(hit):
+                    v = hit.iloc[-1]["value"]
+                    row[f"ours ({p})"] = _fmt(v)
+                    verdict_by_profile[p] = (number_verdict(q, metric, v, head["value"]) if kind == "number"
+                                             else _trend_verdict(v) if kind == "trend" else "shown")
+                    pages += list(hit["notebook"])
+                else:
+                    row[f"ours ({p})"] = tables.MISSING
+            if len(here):
+                pages += list(here["notebook"])
+        best = _most_thorough(verdict_by_profile)
+        row["verdict"] = verdict_by_profile[best] if best else "not run"
+        hw = noise_half_width(q, metric, head["value"]) if kind == "number" else None
+        if hw is not None:
+            row["report"] += f" ± {hw:.3f}"
+        pages = list(dict.fromkeys(pages))  # first seen first, each once
+        row["page"] = ", ".join(pages) or tables.MISSING
+        if page_status is not None:
+            row["page status"] = "; ".join(f"{n}: {page_status[n]}" if len(pages) > 1 else page_status[n]
+                                           for n in pages if n in page_status) or tables.MISSING
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _question_cell(question: str, pages: str) -> str:
+    """The question id linking to its page; further pages as small numbered links."""
+    stems = [p for p in pages.split(", ") if p and p != tables.MISSING]
+    if not stems:
+        return html.escape(question)
+    first = f'<a href="{html.escape(page_href(stems[0]))}">{html.escape(question)}</a>'
+    more = " ".join(f'<a href="{html.escape(page_href(n))}" title="{html.escape(n)}">+{html.escape(n[:2])}</a>'
+                    for n in stems[1:])
+    return first + (f" <small>{more}</small>" if more else "")
+
+
+def summary_table(root: Path | None = None, *, page_status: dict[str, str] | None = None,
+                  profiles: list[str] | None = None) -> tables.Table:
+    """:func:`summary` as a coloured table; each question id links to the page that answers it."""
+    df = summary(root, page_status=page_status, profiles=profiles)
+    df["question"] = [_question_cell(q, p) for q, p in zip(df["question"], df["page"])]
+    df = df.drop(columns="page")
+    colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
+    note = ("± after a report's accuracy: the chance spread (95%) of its 500-review test set. "
+            "Each question links to its page; +NN: a further page.")
+    return tables.show(df, colours={"verdict": colour}, html_columns=("question",), note=note)
+
+
+def verdict_counts(summary_frame: pd.DataFrame) -> dict[str, int]:
+    return summary_frame["verdict"].value_counts().to_dict()
+
+
+def timings(root: Path | None = None) -> pd.DataFrame:
+    """Wall time (s) of each notebook under each profile, from ``runs-<profile>.json``; "—" where a
+    notebook was not run under a profile."""
+    root = Path(root) if root else paths.results_dir()
+    rows = []
+    for p in PROFILES:
+        log_file = root / f"runs-{p}.json"
+        if not log_file.exists():
+            continue
+        log = json.loads(log_file.read_text())
+        for nb in log.get("notebooks", []):
+            rows.append({"notebook": nb["name"], "profile": p, "wall time (s)": nb.get("wall_time_s"),
+                         "status": nb.get("status"), "finished (UTC)": nb.get("finished_utc")})
+    if not rows:
+        return pd.DataFrame(columns=["notebook"])
+    t = pd.DataFrame(rows)
+    order = [p for p in PROFILES if p in set(t["profile"])]
+    wide = pd.DataFrame({"notebook": list(dict.fromkeys(t["notebook"]))})
+    for p in order:
+        sub = t[t["profile"] == p].set_index("notebook")
+        wide[f"{p}: wall time (s)"] = [round(float(sub.loc[n, "wall time (s)"]), 1)
+                                       if n in sub.index and _number(sub.loc[n, "wall time (s)"]) is not None
+                                       else None for n in wide["notebook"]]
+        wide[f"{p}: status"] = [sub.loc[n, "status"] if n in sub.index else None for n in wide["notebook"]]
+    last = t.groupby("notebook")["finished (UTC)"].max()
+    wide["last run (UTC)"] = [last.get(n) for n in wide["notebook"]]
+    return wide
+
+
+__all__ = ["HEADLINE", "VERDICT_STYLE", "compare", "every_number", "noise_half_width", "number_verdict",
+           "page_href", "scorecard", "show_compare", "summary", "summary_table", "timings"]

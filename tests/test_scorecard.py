@@ -1,0 +1,97 @@
+"""The scorecard's one-row-per-question summary: verdicts, profile columns, links, page status."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from idl_helpers import paths, reports, results
+from idl_helpers import scorecard as S
+
+
+@pytest.fixture
+def results_root(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+def _record(nb, profile, question, metric, value):
+    rec = results.Recorder(nb, profile=profile, seed=0, device="cpu")
+    rec.add(question, metric, value)
+    return rec
+
+
+def test_one_row_per_question_with_verdicts(results_root):
+    rec = results.Recorder("10_I_P1a_rnn", profile="quick", seed=0, device="cpu")
+    rec.add("I.P1.a", "test accuracy | rnn act=relu", 0.80)       # report .816, ±.034: within noise
+    rec.save()
+    rec = results.Recorder("20_I_P2_tokenwise_mlp", profile="quick", seed=0, device="cpu")
+    rec.add("I.P2", "test accuracy | best mlp", 0.70)              # report .844: below
+    rec.save()
+    rec = results.Recorder("03_II_1d_4b_bigram_lm", profile="quick", seed=0, device="cpu")
+    rec.add("II.1d", "dev perplexity", 150.0)                      # report 112.862: above
+    rec.save()
+    rec = results.Recorder("05_II_6_bigram_direction", profile="quick", seed=0, device="cpu")
+    rec.check("II.6", True)
+    rec.save()
+    rec = results.Recorder("21_II_5bc_dan_sweeps", profile="quick", seed=0, device="cpu")
+    rec.add("II.5b", "word dropout sweep", "does not hold: accuracy 0.74 at p=0 → 0.75 at p=0.7")
+    rec.save()
+    s = S.summary().set_index("question")
+    assert list(s.index) == reports.questions()
+    assert s.loc["I.P1.a", "verdict"] == "matches within noise"
+    assert s.loc["I.P2", "verdict"] == "below" and s.loc["II.1d", "verdict"] == "above"
+    assert s.loc["II.6", "verdict"] == "verified" and s.loc["II.5b", "verdict"] == "not confirmed"
+    assert s.loc["I.P3", "verdict"] == "not run"
+    assert S._trend_verdict("holds in part: falls overall; but not at every step") == "partly confirmed"
+    # full has no results yet: its column exists and shows "—"; quick has ours
+    assert (s["ours (full)"] == "—").all() and s.loc["I.P1.a", "ours (quick)"] == "0.8"
+    assert s.loc["II.1d", "page"] == "03_II_1d_4b_bigram_lm"
+    assert s.loc["I.P1.a", "report"] == "0.816 ± 0.034"     # the report's 500-review chance spread
+    assert "page status" not in s.columns
+
+
+def test_most_thorough_profile_decides_and_page_status_column(results_root):
+    _record("20_I_P2_tokenwise_mlp", "quick", "I.P2", "test accuracy | best mlp", 0.70).save()
+    _record("20_I_P2_tokenwise_mlp", "full", "I.P2", "test accuracy | best mlp", 0.85).save()
+    s = S.summary(page_status={"20_I_P2_tokenwise_mlp": "stale"}).set_index("question")
+    assert s.loc["I.P2", "ours (full)"] == "0.85" and s.loc["I.P2", "ours (quick)"] == "0.7"
+    assert s.loc["I.P2", "verdict"] == "matches within noise"   # full's 0.85, not quick's 0.70
+    assert s.loc["I.P2", "page status"] == "stale" and s.loc["I.P3", "page status"] == "—"
+
+
+def test_failed_check_is_a_failed_verdict(results_root):
+    rec = results.Recorder("01_II_1a_4a_softmax_perplexity", profile="quick", seed=0, device="cpu")
+    rec.add("II.1a", "check", "FAILED")
+    rec.save()
+    assert S.summary().set_index("question").loc["II.1a", "verdict"] == "FAILED"
+
+
+def test_links_are_relative_to_the_scorecard_page(results_root):
+    rec = results.Recorder("10_I_P1a_rnn", profile="quick", seed=0, device="cpu")
+    rec.check("I.P1.a", True, what="padding")
+    rec.save()
+    assert S.page_href("10_I_P1a_rnn") == "part1/10_I_P1a_rnn.html"
+    assert S.page_href("21_II_5bc_dan_sweeps") == "part2/21_II_5bc_dan_sweeps.html"
+    html = S.summary_table().html
+    assert '<a href="part1/10_I_P1a_rnn.html">I.P1.a</a>' in html
+    cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", html)
+    assert "nan" not in " ".join(cells).lower()
+
+
+def test_every_number_is_folded_per_part_and_timings_have_no_nan(results_root):
+    _record("10_I_P1a_rnn", "quick", "I.P1.a", "test accuracy | rnn act=relu", 0.8).save()
+    _record("05_II_6_bigram_direction", "quick", "II.6", "check", "passed").save()
+    html = S.every_number("quick").html
+    assert html.count("<details") == 2 and "Part I ·" in html and "Part II ·" in html
+    results_root.mkdir(parents=True, exist_ok=True)
+    for profile, names in (("quick", ["a", "b"]), ("smoke", ["a"])):
+        log = {"profile": profile, "notebooks": [{"name": n, "status": "ok", "wall_time_s": 1.234,
+                                                  "finished_utc": "2026-01-01T00:00:00Z"} for n in names]}
+        (results_root / f"runs-{profile}.json").write_text(json.dumps(log))
+    t = S.timings()
+    assert list(t["notebook"]) == ["a", "b"]
+    shown = S.tables.show(t)
+    assert shown.frame.loc[1, "smoke: wall time (s)"] == "—" and shown.frame.loc[0, "quick: wall time (s)"] == "1.2"
