@@ -173,6 +173,16 @@ def read_log(results_root: Path, profile: str) -> dict[str, dict]:
         raise ValueError(f"{path}: the run log cannot be read ({exc.__class__.__name__}: {exc})") from None
 
 
+def this_book(profile: str | None = None) -> list[PageStatus]:
+    """:func:`page_status` of the book a running notebook belongs to (the runner says which, in
+    ``$IDL_NOTEBOOKS_DIR`` / ``$IDL_BOOK_DIR`` / ``$IDL_RESULTS_DIR``), else of the repository's."""
+    import os
+
+    env = {k: os.environ.get(k) for k in (paths.NOTEBOOKS_DIR_ENV, paths.BOOK_DIR_ENV, paths.RESULTS_DIR_ENV)}
+    return page_status(profile, source_root=env[paths.NOTEBOOKS_DIR_ENV] or None,
+                       book_root=env[paths.BOOK_DIR_ENV] or None, results_root=env[paths.RESULTS_DIR_ENV] or None)
+
+
 def page_status(profile: str | None = None, *, source_root: Path | None = None,
                 book_root: Path | None = None, results_root: Path | None = None) -> list[PageStatus]:
     """One :class:`PageStatus` per source notebook.

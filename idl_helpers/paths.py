@@ -72,6 +72,12 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+#: Set by the runner for the kernels it starts: the book and source folders of this run (a test
+#: or a CI replay may run into a folder other than the repository's ``book/``).
+BOOK_DIR_ENV = "IDL_BOOK_DIR"
+NOTEBOOKS_DIR_ENV = "IDL_NOTEBOOKS_DIR"
+
+
 def book_dir() -> Path:
     return REPO_ROOT / "book"
 

@@ -162,7 +162,7 @@ def _first_line(message) -> str:
 
 
 def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: str, staging: str,
-             timeout: int | None, threads: int | None = None) -> dict:
+             timeout: int | None, threads: int | None = None, roots: tuple[str, str] = ("", "")) -> dict:
     """Run one notebook (in a worker process) into ``output``, a staging path; never raises for a
     failing notebook. Its results file goes to ``staging`` too (``$IDL_RESULTS_STAGING``), while
     ``$IDL_RESULTS_DIR`` keeps pointing at the book's results, which summaries read."""
@@ -171,9 +171,11 @@ def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: 
 
     # inherited by the kernel (torch, NumPy's BLAS and MKL read the thread counts at start-up);
     # restored afterwards, since with jobs=1 this runs in the caller's own process
-    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, *THREAD_VARS)}
+    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, paths.NOTEBOOKS_DIR_ENV,
+                                            paths.BOOK_DIR_ENV, *THREAD_VARS)}
     os.environ[paths.RESULTS_DIR_ENV] = results_dir
     os.environ[STAGING_ENV] = staging
+    os.environ[paths.NOTEBOOKS_DIR_ENV], os.environ[paths.BOOK_DIR_ENV] = roots
     for var in THREAD_VARS if threads else ():
         os.environ[var] = str(threads)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -306,6 +308,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
         show.finished(run)
 
     running: dict[Path, _Job] = {}
+    roots = (str(source_root.resolve()), str(book_root.resolve()))
     try:
         for group in (first, last):
             if jobs == 1 or len(group) <= 1:
@@ -313,13 +316,13 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
                     j = running[src] = job(src)
                     show.started(src.stem)
                     res = _execute(str(src), str(j.staged), str(j.out.parent), params, str(results_root),
-                                   str(j.staged_results), timeout, threads)
+                                   str(j.staged_results), timeout, threads, roots)
                     del running[src]
                     land(j, res)
                     if res["status"] == "interrupted":
                         raise KeyboardInterrupt
             else:
-                _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads)
+                _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots)
     except KeyboardInterrupt:
         now = _utc()
         for j in running.values():
@@ -336,7 +339,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     return runs
 
 
-def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads) -> None:
+def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots) -> None:
     """``group`` on ``jobs`` worker processes; on Ctrl-C the workers and their kernels are stopped."""
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
@@ -344,7 +347,7 @@ def _run_pool(group, jobs, job, land, running, show, params, results_root, timeo
         for src in group:
             j = running[src] = job(src)
             futures[pool.submit(_execute, str(src), str(j.staged), str(j.out.parent), params,
-                                str(results_root), str(j.staged_results), timeout, threads)] = src
+                                str(results_root), str(j.staged_results), timeout, threads, roots)] = src
             show.started(src.stem)
         for fut in as_completed(futures):
             src = futures[fut]

@@ -306,3 +306,16 @@ def test_a_summary_is_stale_once_a_page_it_summarises_has_new_numbers(book):
     runner.run_notebooks("smoke", only=["03"], source_root=src, book_root=root, progress=False, seed=3)
     state = {p.name: p for p in page_status.page_status(source_root=src, book_root=root)}["scorecard"]
     assert state.state == "stale" and any(c.endswith("smoke/03_flaky.json") for c in state.changed)
+
+
+def test_a_summary_run_sees_the_status_of_its_own_book(book, tmp_path, monkeypatch):
+    """The scorecard marks pages whose last re-run failed: it judges the book it runs in."""
+    src, root = book
+    out = tmp_path / "seen.json"
+    write_nb(src / "scorecard.ipynb", "import json, os\nfrom idl_helpers.page_status import this_book\n"
+             f"open({str(out)!r}, 'w').write(json.dumps({{p.name: p.state for p in this_book()}}))")
+    runner.run_notebooks("smoke", only=["03"], source_root=src, book_root=root, progress=False)
+    monkeypatch.setenv("FLAKY", "1")
+    runner.run_notebooks("smoke", only=["03", "scorecard"], source_root=src, book_root=root, progress=False)
+    seen = json.loads(out.read_text())
+    assert seen["03_flaky"] == "failed" and seen["04_sleepy"] == "missing"
