@@ -70,6 +70,18 @@ def discover(source_root: Path | None = None) -> list[Path]:
     return sorted(found, key=key)
 
 
+def is_summary(path: Path) -> bool:
+    """A page that shows other pages' recorded numbers (it reads them with ``results.load``):
+    it runs after every other page of the run, one at a time, and its inputs include the results."""
+    if path.stem in RUN_LAST:
+        return True
+    try:
+        cells = json.loads(Path(path).read_text()).get("cells", [])
+    except (OSError, ValueError):
+        return False
+    return any("results.load(" in "".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+
+
 def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     """Keep notebooks whose stem equals or starts with one of ``only`` (error if one matches none)."""
     if only is None:
@@ -257,9 +269,9 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     notebooks = select(discover(source_root), only)
     if jobs < 1:
         raise RunnerError("jobs must be at least 1")
-    # summaries read everybody's results, so they run after all others finish
-    first = [p for p in notebooks if p.stem not in RUN_LAST]
-    last = [p for p in notebooks if p.stem in RUN_LAST]
+    # summaries read the others' results, so they run after all others finish, in page order
+    first = [p for p in notebooks if not is_summary(p)]
+    last = [p for p in notebooks if is_summary(p)]
     runs: list[NotebookRun] = []
     show = _Progress(len(notebooks), profile, enabled=progress)
 
@@ -280,7 +292,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     def job(src: Path) -> _Job:
         rel = src.relative_to(source_root)
         inputs = input_hashes(src)
-        if src.stem in RUN_LAST:  # a summary shows everybody's numbers: they are its inputs too
+        if is_summary(src):  # a summary shows other pages' numbers: they are its inputs too
             inputs.update(input_hashes_of(sorted((results_root / profile).glob("*.json"))))
         return _Job(src, book_root / rel, staging / "pages" / rel, staging / "results" / src.stem,
                     failed_root / rel, inputs)
@@ -311,7 +323,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     roots = (str(source_root.resolve()), str(book_root.resolve()))
     try:
         for group in (first, last):
-            if jobs == 1 or len(group) <= 1:
+            if jobs == 1 or len(group) <= 1 or group is last:  # a summary may read the one before it
                 for src in group:
                     j = running[src] = job(src)
                     show.started(src.stem)

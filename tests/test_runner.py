@@ -136,3 +136,15 @@ def test_cli_exit_codes(tiny, monkeypatch, capsys):
     assert "FAILED: 02_fails: FAILED in cell In [4]: ValueError: planted failure" in err
     with pytest.raises(SystemExit):
         cli.main(["run", "--profile", "medium"])
+
+
+def test_summary_pages_run_after_the_pages_they_read(tiny):
+    src, book = tiny
+    write_nb(src / "part1" / "09_summary.ipynb",
+             "from idl_helpers import results\nimport pathlib\n"
+             "assert set(results.load('smoke')['notebook']) == {'01_ok'}, results.load('smoke')")
+    assert runner.is_summary(src / "part1" / "09_summary.ipynb")
+    assert not runner.is_summary(src / "part1" / "01_ok.ipynb") and runner.is_summary(src / "scorecard.ipynb")
+    runs = runner.run_notebooks("smoke", jobs=2, source_root=src, book_root=book, progress=False)
+    assert [r.name for r in runs][-2:] == ["09_summary", "scorecard"]
+    assert {r.name: r.status for r in runs}["09_summary"] == "ok", [r.describe() for r in runs]
