@@ -323,8 +323,11 @@ def timings(root: Path | None = None) -> pd.DataFrame:
             continue
         log = json.loads(log_file.read_text())
         for nb in log.get("notebooks", []):
+            attempt = nb.get("last_attempt")  # a re-run that did not finish: the page shows an older run
+            status = f"{nb.get('status')}; last re-run {attempt['status']} at {attempt['at']}" if attempt \
+                else nb.get("status")
             rows.append({"notebook": nb["name"], "profile": p, "wall time (s)": nb.get("wall_time_s"),
-                         "status": nb.get("status"), "finished (UTC)": nb.get("finished_utc")})
+                         "status": status, "finished (UTC)": nb.get("finished_utc")})
     if not rows:
         return pd.DataFrame(columns=["notebook"])
     t = pd.DataFrame(rows)
@@ -338,7 +341,12 @@ def timings(root: Path | None = None) -> pd.DataFrame:
         wide[f"{p}: status"] = [sub.loc[n, "status"] if n in sub.index else None for n in wide["notebook"]]
     last = t.groupby("notebook")["finished (UTC)"].max()
     wide["last run (UTC)"] = [last.get(n) for n in wide["notebook"]]
-    return wide
+    total = {"notebook": "all notebooks (sum)"}
+    for p in order:
+        col = wide[f"{p}: wall time (s)"]
+        total[f"{p}: wall time (s)"] = round(float(col.dropna().sum()), 1)
+        total[f"{p}: status"] = f"{int(col.notna().sum())} run"
+    return pd.concat([wide, pd.DataFrame([total])], ignore_index=True)
 
 
 __all__ = ["HEADLINE", "VERDICT_STYLE", "compare", "every_number", "noise_half_width", "number_verdict",

@@ -92,6 +92,20 @@ def test_every_number_is_folded_per_part_and_timings_have_no_nan(results_root):
                                                   "finished_utc": "2026-01-01T00:00:00Z"} for n in names]}
         (results_root / f"runs-{profile}.json").write_text(json.dumps(log))
     t = S.timings()
-    assert list(t["notebook"]) == ["a", "b"]
+    assert list(t["notebook"]) == ["a", "b", "all notebooks (sum)"]
     shown = S.tables.show(t)
     assert shown.frame.loc[1, "smoke: wall time (s)"] == "—" and shown.frame.loc[0, "quick: wall time (s)"] == "1.2"
+    assert "nan" not in shown.frame.to_string().lower()
+
+
+def test_timings_say_when_the_last_re_run_did_not_finish(results_root):
+    results_root.mkdir(parents=True, exist_ok=True)
+    log = {"profile": "quick", "notebooks": [
+        {"name": "a", "status": "ok", "wall_time_s": 3.0, "finished_utc": "2026-01-01T00:00:00Z",
+         "last_attempt": {"status": "failed", "at": "2026-01-02T00:00:00Z"}},
+        {"name": "b", "status": "ok", "wall_time_s": 2.0, "finished_utc": "2026-01-01T00:00:00Z"}]}
+    (results_root / "runs-quick.json").write_text(json.dumps(log))
+    t = S.timings().set_index("notebook")
+    assert t.loc["a", "quick: status"] == "ok; last re-run failed at 2026-01-02T00:00:00Z"
+    assert t.loc["b", "quick: status"] == "ok"
+    assert t.loc["all notebooks (sum)", "quick: wall time (s)"] == 5.0
