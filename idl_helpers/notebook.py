@@ -102,6 +102,6 @@ def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_
     described = device_mod.describe(dev)
     rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
     v = versions()
-    print(f"Executed with profile={profile!r}, seed={seed}, device={described}; "
+    print(f"Executed with profile={profile!r}, seed={seed}, device={described}\n"
           f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}")
     return Context(name, profile, int(seed), dev, rec)

@@ -54,4 +54,41 @@ def settings(profile: str, **per_profile: dict[str, Any]) -> SimpleNamespace:
     keys = {p: set(v) for p, v in per_profile.items()}
     if len({frozenset(k) for k in keys.values()}) != 1:
         raise ProfileError(f"profiles set different keys: {keys}")
+    _say_settings(profile, per_profile)
     return SimpleNamespace(profile=profile, **per_profile[profile])
+
+
+def settings_sentence(profile: str, per_profile: dict[str, dict[str, Any]]) -> str:
+    """One sentence: this run's settings that depend on the profile, and how the reports' own
+    (``full``) differ — so every page says what it shows."""
+    varying = [k for k in per_profile[profile]
+               if len({repr(per_profile[p][k]) for p in PROFILES}) > 1]
+
+    def show(k, v):
+        if v is None and k.startswith("n_"):
+            v = "all"  # n_train=None: every review, every sentence …
+        elif isinstance(v, (list, tuple)) and len(v) > 6:
+            v = f"{len(v)} values, {v[0]!r} … {v[-1]!r}"
+        return f"{k} = {v}"
+
+    if not varying:
+        return f"This page shows the `{profile}` run; its settings are the same under every profile."
+    mine = ", ".join(show(k, per_profile[profile][k]) for k in varying)
+    if profile == "full":
+        return f"This page shows the `full` run (the reports' settings): {mine}."
+    diff = [k for k in varying if repr(per_profile[profile][k]) != repr(per_profile["full"][k])]
+    theirs = ", ".join(show(k, per_profile["full"][k]) for k in diff)
+    return (f"This page shows the `{profile}` run: {mine}. "
+            + (f"Under `full` (the reports' settings): {theirs}." if diff else ""))
+
+
+def _say_settings(profile: str, per_profile: dict) -> None:
+    """Show :func:`settings_sentence` as the cell's output when running in a notebook."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    if get_ipython() is None:
+        return
+    display(Markdown(settings_sentence(profile, per_profile)))

@@ -117,3 +117,16 @@ def test_scorecard_formats_small_numbers_and_missing_report_values(results_root)
     assert list(rows.difference) == ["—", "—"]  # no report number: no difference, not "+nan"
     assert card[(card.question == "I.T1.3") & (card.metric == "check")].difference.tolist() == ["—"]
     assert card[(card.question == "I.P3") & (card.metric == "test accuracy")].difference.tolist() == ["-0.07"]
+
+
+def test_every_page_says_which_profile_and_settings_it_shows():
+    from idl_helpers.profiles import settings_sentence
+
+    per = dict(smoke=dict(epochs=1, n_train=256, lr=1e-3), quick=dict(epochs=5, n_train=None, lr=1e-3),
+               full=dict(epochs=15, n_train=None, lr=1e-3))
+    quick = settings_sentence("quick", per)
+    assert quick == ("This page shows the `quick` run: epochs = 5, n_train = all. "
+                     "Under `full` (the reports' settings): epochs = 15.")
+    assert settings_sentence("full", per).startswith("This page shows the `full` run (the reports' settings)")
+    same = {p: dict(lr=1e-3) for p in ("smoke", "quick", "full")}
+    assert "same under every profile" in settings_sentence("smoke", same)
