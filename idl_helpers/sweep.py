@@ -385,6 +385,139 @@ def record_group(rec, question: str, setting: str, outcomes: list[Outcome], *, m
     return st
 
 
+def group_table(groups: dict, which: str = "final"):
+    """One row per group of runs (e.g. one setting over several seeds): runs, test accuracy mean ±
+    std (min–max), collapsed / diverged runs, mean train and validation accuracy (last epoch)."""
+    import pandas as pd
+
+    rows = {}
+    for name, outs in groups.items():
+        st = seed_stats(outs, which)
+        a = st["accuracy"]
+        rows[name] = {"runs": st["n_runs"], "test acc mean": a["mean"] if a else None,
+                      "± std": a["std"] if a else None, "min": a["min"] if a else None,
+                      "max": a["max"] if a else None, "collapsed": st["n_collapsed"], "diverged": st["n_diverged"],
+                      "train acc": st["train_acc"], "val acc": st["val_acc"]}
+    return pd.DataFrame(rows).T
+
+
+def selection_table(groups: dict):
+    """What picking the best of N seeds is worth, and what picking it on the test set adds.
+
+    Per group with at least two finished runs: the mean test accuracy (no pick), the test accuracy
+    of the run with the best **validation** accuracy (an honest "re-run until it converges"), and of
+    the run with the best **test** accuracy (the same pick made on the test set), and the difference
+    of the two picks (the optimism of selecting on the test set)."""
+    import pandas as pd
+
+    rows = {}
+    for name, outs in groups.items():
+        st = seed_stats(outs)
+        if st["accuracy"] is None or len(st["accuracy"]["per_seed"]) < 2:
+            continue
+        v, t = st["best"], st["best_on_test"]
+        rows[name] = {"N": len(st["accuracy"]["per_seed"]), "mean (no pick)": st["accuracy"]["mean"],
+                      "picked on validation": v.metrics["accuracy"], "its seed": v.run.seed,
+                      "picked on test": t.metrics["accuracy"], "its seed ": t.run.seed,
+                      "test pick − validation pick": t.metrics["accuracy"] - v.metrics["accuracy"]}
+    return pd.DataFrame(rows).T
+
+
+def length_effect(probe: Outcome, short_epochs: int) -> dict | None:
+    """Validation and training accuracy of one run after ``short_epochs`` and after its last epoch
+    (its first ``short_epochs`` epochs are exactly a ``short_epochs`` run with the same seed: the
+    same batches, the same updates)."""
+    if not probe.ok or len(probe.history.epochs) < max(short_epochs, 1):
+        return None
+    e = probe.history.epochs
+    key = "val_acc" if "val_acc" in e[0] else "test_acc"
+    short, long = e[short_epochs - 1], e[-1]
+    return {"short_epochs": short_epochs, "long_epochs": long["epoch"], "val_short": short[key], "val_long": long[key],
+            "train_short": short["train_acc"], "train_long": long["train_acc"],
+            "val_effect": long[key] - short[key], "train_effect": long["train_acc"] - short["train_acc"]}
+
+
+class _AutogradLoop(torch.nn.Module):
+    """A classifier whose cell runs ``forward_autograd`` (the loop over the equations that autograd
+    differentiates: this book's implementation before the fused scans)."""
+
+    def __init__(self, m: RecurrentClassifier):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, lengths):
+        T = int(lengths.max())
+        _, last = self.m.rnn.forward_autograd(self.m.embedding(ids[:, :T]), lengths)
+        out = self.m.head(last)
+        return torch.cat([torch.zeros_like(out), out], 1)
+
+
+def speed_check(embeddings, cell: str = "gru", hidden: int = 64, members: int = 2, *, steps: int = 4,
+                rounds: int = 3, batch: int = 128, seq: int = 100, seed: int = 0) -> dict:
+    """Milliseconds per model and training step (forward over ``seq`` steps, backward, Adam) on one
+    batch of random reviews, for: the autograd loop (before), the fused scan with one model, and
+    ``members`` models stacked (the way :func:`run_all` trains). The three are timed in interleaved
+    rounds so that load from other processes hits them alike; medians are reported, with each
+    one's speed-up over the autograd loop."""
+    from .recurrent import Workspace, reuse_buffers
+
+    emb = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    V = emb.shape[0]
+    ids = torch.randint(2, V, (members, batch, seq), generator=g)
+    lengths = torch.full((members, batch), seq)
+    y = torch.randint(0, 2, (members, batch), generator=g)
+
+    def single(model):
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
+        ws = Workspace()
+
+        def step():
+            with reuse_buffers(ws):
+                loss = torch.nn.functional.cross_entropy(model(ids[0], lengths[0]), y[0])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+            opt.step()
+        return step
+
+    def stacked(model):
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        ws = Workspace()
+
+        def step():
+            with reuse_buffers(ws):
+                logits = model(ids, lengths)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), y.reshape(-1),
+                                                         reduction="none").view(members, -1).mean(1).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+            opt.step()
+        return step
+
+    def build(k):
+        torch.manual_seed(seed + k)
+        return RecurrentClassifier(emb, cell, hidden, "tanh")
+
+    variants = {"autograd loop (before)": (1, single(_AutogradLoop(build(0)))),
+                "fused scan, one model": (1, single(build(0))),
+                f"fused scan, {members} models stacked": (members, stacked(StackedRecurrentClassifier(
+                    [build(k) for k in range(members)])))}
+    times = {k: [] for k in variants}
+    for _, fn in variants.values():                  # warm-up
+        fn()
+    for _ in range(rounds):
+        for name, (k, fn) in variants.items():
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - t0) / k)
+    ms = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+    ref = ms["autograd loop (before)"]
+    return {"cell": cell, "hidden": hidden, "members": members, "batch": batch, "seq": seq,
+            "threads": torch.get_num_threads(),
+            "ms_per_model_step": ms, "speedup": {k: ref / v for k, v in ms.items()}}
+
+
 def closing_table(records: list[dict], notes: dict[str, str] | None = None, default_note: str = ""):
     """The report's number, ours, the difference and a short explanation, for every recorded
     metric the report has a number for (others are left out)."""
@@ -397,5 +530,6 @@ def closing_table(records: list[dict], notes: dict[str, str] | None = None, defa
     return df[["question", "metric", "report", "ours", "difference", "explanation"]].reset_index(drop=True)
 
 
-__all__ = ["COLLAPSE_BELOW", "COLLAPSE_DROP", "Outcome", "Run", "closing_table", "default_workers", "max_stack",
-           "pca_embeddings", "plan", "record_group", "run_all", "seed_stats", "summary"]
+__all__ = ["COLLAPSE_BELOW", "COLLAPSE_DROP", "Outcome", "Run", "closing_table", "default_workers", "group_table",
+           "length_effect", "max_stack", "pca_embeddings", "plan", "record_group", "run_all", "seed_stats",
+           "selection_table", "speed_check", "summary"]
