@@ -6,9 +6,10 @@ Two generic tools, used by every page that puts a report's number beside ours:
   *value* is our number with one cause moved toward the report's setting, *reference* our number
   without that change, so ``effect = value − reference`` is the measured worth of that cause. The
   verdict compares the gap ``report − ours`` with the noise band and with the sum of the measured
-  effects: ``"within noise"``, ``"explained by …"`` or ``"not explained"``. Rows marked
-  ``kind="extrapolation"`` (a trend continued beyond what was measured) are shown but never count
-  as explaining anything; rows marked ``kind="noise"`` are informational (a spread, not an effect).
+  effects: ``"within noise"``, ``"explained by …"`` or ``"not explained"``. Only rows of
+  ``kind="effect"`` can explain: ``kind="extrapolation"`` (a trend continued beyond what was
+  measured) is shown and its size reported but never counts; any other kind (``"noise"``: a
+  spread; ``"diagnostic"``: a change the report did not make) is informational.
 * :func:`claim_verdict` (two groups of per-seed numbers: is ``a > b``?) and :func:`trend_verdict`
   (does ``y`` grow with ``x``?) — ``"holds"`` when the 95% interval of the difference (slope) lies
   above zero (and above ``min_effect``), ``"does not hold"`` when it lies entirely below
@@ -40,7 +41,7 @@ class Cause:
     setting: str
     value: float
     reference: float
-    kind: str = "effect"          # "effect" | "extrapolation" | "noise"
+    kind: str = "effect"          # "effect" | "extrapolation" | "noise" | "diagnostic"
     note: str = ""
 
     @property
@@ -175,6 +176,22 @@ def claim_verdict(a, b, *, min_effect: float = 0.0, sd: float | None = None, lev
     return ClaimVerdict(_decide(est, lo, hi, min_effect), est, lo, hi, f"{what}, {len(a)} vs {len(b)} runs")
 
 
+def within_verdict(a, b, margin: float, *, level: float = 0.95, what: str = "mean difference") -> ClaimVerdict:
+    """Are ``a`` and ``b`` equal within ``± margin``? Holds when the whole ``level`` interval of
+    ``mean(a) − mean(b)`` (as in :func:`claim_verdict`) lies inside ``(−margin, margin)``, does not
+    hold when it lies entirely outside, inconclusive otherwise."""
+    v = claim_verdict(a, b, level=level, what=what)
+    if not np.isfinite(v.low):
+        return v
+    if -margin < v.low and v.high < margin:
+        verdict = HOLDS
+    elif v.low >= margin or v.high <= -margin:
+        verdict = DOES_NOT_HOLD
+    else:
+        verdict = INCONCLUSIVE
+    return ClaimVerdict(verdict, v.estimate, v.low, v.high, f"{v.detail}, margin ±{margin:g}")
+
+
 def trend_verdict(x, y, *, min_effect: float = 0.0, level: float = 0.95, what: str = "slope") -> ClaimVerdict:
     """Does ``y`` grow with ``x``? The ``level`` t-interval of the least-squares slope (per unit of
     ``x``), decided as in :func:`claim_verdict` (``min_effect`` in units of ``y`` per unit ``x``)."""
@@ -195,4 +212,4 @@ def trend_verdict(x, y, *, min_effect: float = 0.0, level: float = 0.95, what: s
 
 __all__ = ["Cause", "ClaimVerdict", "DOES_NOT_HOLD", "EXPLAINED", "GapVerdict", "HOLDS", "INCONCLUSIVE",
            "NOT_EXPLAINED", "WITHIN_NOISE", "attribution_table", "claim_verdict", "combine_noise", "gap_verdict",
-           "seed_half_width", "trend_verdict"]
+           "seed_half_width", "trend_verdict", "within_verdict"]

@@ -38,6 +38,12 @@ def test_claim_verdict_holds_does_not_hold_inconclusive():
     assert "95% interval" in A.claim_verdict([1, 2, 3], [0, 1, 2]).text
 
 
+def test_within_verdict_each_way():
+    assert A.within_verdict([0.801, 0.803, 0.802], [0.800, 0.802, 0.801], 0.01).verdict == A.HOLDS
+    assert A.within_verdict([0.85, 0.851, 0.852], [0.80, 0.801, 0.802], 0.01).verdict == A.DOES_NOT_HOLD
+    assert A.within_verdict([0.80, 0.70], [0.78, 0.75], 0.01).verdict == A.INCONCLUSIVE
+
+
 def test_trend_verdict_each_way():
     x = np.repeat([20, 40, 60, 80, 100], 2)
     up = 0.001 * x + np.tile([0.002, -0.002], 5)
