@@ -138,7 +138,9 @@ def _act_grad_into(name: str, y: torch.Tensor, g: torch.Tensor, out: torch.Tenso
     if name == "tanh":
         torch.addcmul(g, g, y * y, value=-1.0, out=out)          # g (1 - y²)
     elif name == "sigmoid":
-        torch.mul(g, y - y * y, out=out)                          # g y (1 - y)
+        # y (1 - y), not y - y²: for a saturated y ≈ 0, y² is a denormal float, and arithmetic on
+        # denormals is ~100x slower on a CPU (a sigmoid RNN ran 5x slower per epoch)
+        torch.mul(g, y * (1 - y), out=out)
     elif name == "relu":
         torch.mul(g, y > 0, out=out)                              # relu'(0) = 0, as in autograd
     else:
@@ -316,7 +318,7 @@ class _GRUScan(torch.autograd.Function):
                 dh_prev = torch.baddbmm(hz, dx_t, W_n)
             torch.mul(dh, h - n, out=dz)
             dgs = dgss[t]
-            torch.mul(buf, s - s * s, out=dgs)            # through the sigmoids
+            torch.mul(buf, s * (1 - s), out=dgs)          # through the sigmoids (no denormal s², see above)
             dh = torch.baddbmm(dh_prev, dgs, W_rz)
         Hprev = Hall[:, :T].reshape(K, T * B, H)
         dGf = dG.view(K, T * B, 3 * H)
