@@ -90,6 +90,7 @@ class Outcome:
     selected: dict | None = None  # test metrics of the best-validation-epoch weights
     selected_proba: np.ndarray | None = field(repr=False, default=None)
     stacked_with: int = 1         # members trained together in one stacked model (1: alone)
+    group: int = -1               # which group of :func:`plan` trained it (see :func:`timing`)
 
     @property
     def diverged(self) -> bool:
@@ -267,10 +268,12 @@ def run_all(runs: list[Run], *, embeddings, train, test, val=None, curve=None, d
     workers = max(1, min(workers, len(groups)))
     done: dict[Run, list] = {}
 
-    def collect(group, result_or_exc):
+    def collect(i, result_or_exc):
+        group = groups[i]
         if isinstance(result_or_exc, BaseException):
             result_or_exc = [_failed(r, result_or_exc, emb_dim, device) for r in group]
         for r, o in zip(group, result_or_exc):
+            o.group = i
             done.setdefault(id(r), []).append(o)
 
     if workers == 1:
@@ -279,9 +282,9 @@ def run_all(runs: list[Run], *, embeddings, train, test, val=None, curve=None, d
         try:
             for i in order:
                 try:
-                    collect(groups[i], _train_group(groups[i]))
+                    collect(i, _train_group(groups[i]))
                 except Exception as exc:                     # one broken group must not lose the others
-                    collect(groups[i], exc)
+                    collect(i, exc)
         finally:
             _DATA.clear()
             _DATA.update(saved)
@@ -293,9 +296,9 @@ def run_all(runs: list[Run], *, embeddings, train, test, val=None, curve=None, d
             futures = {i: pool.submit(_train_group, groups[i]) for i in order}
             for i in order:
                 try:
-                    collect(groups[i], futures[i].result())
+                    collect(i, futures[i].result())
                 except Exception as exc:                     # raised in the worker, or the pool broke
-                    collect(groups[i], exc)
+                    collect(i, exc)
     return [done[id(r)].pop(0) for r in runs]
 
 
@@ -308,6 +311,22 @@ def _failed(run: Run, exc: BaseException, emb_dim: int, device: str) -> Outcome:
     except Exception:                                        # an unknown cell: the count is unknown too
         n = 0
     return Outcome(run, n, History(diverged=True, message=f"run raised {msg}"), None, None, 0.0, device, error=msg)
+
+
+def timing(outcomes: list[Outcome], workers=(1, 2)) -> dict:
+    """Training time of a sweep: seconds per group, their sum, and the time the groups take on
+    ``w`` parallel workers when each next-largest group goes to the first free worker."""
+    per_group: dict[int, float] = {}
+    for o in outcomes:
+        per_group[o.group] = per_group.get(o.group, 0.0) + o.wall_time_s
+    times = sorted(per_group.values(), reverse=True)
+    span = {}
+    for w in workers:
+        load = [0.0] * w
+        for t in times:
+            load[load.index(min(load))] += t
+        span[w] = max(load) if load else 0.0
+    return {"groups": len(times), "total_s": float(sum(times)), "per_group_s": times, "workers_s": span}
 
 
 def default_workers(device: str) -> int:
@@ -539,4 +558,4 @@ def closing_table(records: list[dict], notes: dict[str, str] | None = None, defa
 
 __all__ = ["COLLAPSE_BELOW", "COLLAPSE_DROP", "Outcome", "Run", "closing_table", "default_workers", "group_table",
            "length_effect", "max_stack", "pca_embeddings", "plan", "record_group", "run_all", "seed_stats",
-           "selection_table", "speed_check", "summary"]
+           "selection_table", "speed_check", "summary", "timing"]

@@ -113,3 +113,12 @@ def test_collapse_means_diverged_at_chance_or_fallen():
     assert out([0.6, 0.8, 0.7]).collapsed                    # fell 10 points from its best epoch
     assert out([0.52, 0.55, 0.56]).collapsed                 # never learned
     assert out([0.7, 0.8, 0.78]).collapsed is False
+
+
+def test_timing_spreads_groups_over_workers():
+    h = History()
+    outs = [sweep.Outcome(sweep.Run("rnn"), 1, h, None, wall_time_s=t, group=g)
+            for t, g in ((3, 0), (3, 0), (4, 1), (2, 2), (1, 3))]
+    t = sweep.timing(outs)
+    assert t["groups"] == 4 and t["total_s"] == 13 and t["per_group_s"] == [6, 4, 2, 1]
+    assert t["workers_s"] == {1: 13, 2: 7}
