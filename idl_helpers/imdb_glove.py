@@ -141,6 +141,23 @@ def balanced_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return np.sort(take)
 
 
+def validation_split(split: Split, fraction: float = 0.1, seed: int = 0) -> tuple[Split, Split]:
+    """``(train, validation)``: a stratified random ``fraction`` of ``split`` held out for model
+    selection (best epoch, best setting, best seed), the rest to train on. Fixed by ``seed``; each
+    label keeps its share (``round(fraction × count)`` of each held out); both parts keep the
+    original row order."""
+    if not 0 < fraction < 1:
+        raise ValueError("fraction must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(split.labels):
+        rows = np.flatnonzero(split.labels == label)
+        held.append(rng.choice(rows, int(round(fraction * len(rows))), replace=False))
+    held = np.sort(np.concatenate(held))
+    keep = np.setdiff1d(np.arange(len(split)), held)
+    return split.subset(keep), split.subset(held)
+
+
 def prepare_imdb(max_len: int = 100, glove_dim: int = 50, *, n_train: int | None = None,
                  n_test: int | None = None, seed: int = 0, oov: str = "zero") -> EncodedIMDB:
     """Encoded IMDB (see the module docstring); ``n_train``/``n_test`` take balanced random subsets."""
@@ -162,4 +179,4 @@ def prepare_imdb(max_len: int = 100, glove_dim: int = 50, *, n_train: int | None
     return EncodedIMDB(vocab, emb, in_glove, report, splits["train"], splits["test"], max_len, variant)
 
 
-__all__ = ["EncodedIMDB", "Split", "balanced_subset", "prepare_imdb", "letters_tokens"]
+__all__ = ["EncodedIMDB", "Split", "balanced_subset", "letters_tokens", "prepare_imdb", "validation_split"]

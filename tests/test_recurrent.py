@@ -155,3 +155,145 @@ def test_single_logit_head_is_logistic_loss():
 def test_unknown_activation_rejected():
     with pytest.raises(ValueError):
         ElmanRNN(3, 4, "softplus")
+
+
+# --- the fast path (hand-written backward, stacked members, reused buffers) ----------------------
+
+from idl_helpers.recurrent import (StackedRecurrentClassifier, TorchRecurrentClassifier, Workspace,  # noqa: E402
+                                   reuse_buffers)
+
+
+def _grads(fn, params):
+    for p in params:
+        p.grad = None
+    fn().backward()
+    return [p.grad.clone() for p in params]
+
+
+@pytest.mark.parametrize("cls,kw", [(ElmanRNN, {"act": a}) for a in ("none", "tanh", "sigmoid", "relu")] +
+                         [(GRU, {"act": a, "reset": r}) for a in ("none", "tanh", "sigmoid", "relu")
+                          for r in ("before", "after")])
+def test_fast_path_equals_autograd_reference(cls, kw):
+    """Outputs and every gradient (inputs, weights, through the states and the last real state)
+    of the hand-written backward equal autograd's on the loop over the equations."""
+    torch.manual_seed(8)
+    cell = cls(5, 7, **kw).double()
+    x = _seq(B=4, T=9, d=5, dtype=torch.float64).requires_grad_()
+    lengths = torch.tensor([9, 4, 1, 6])
+    w = torch.randn(4, 9, 7, dtype=torch.float64)
+    params = [x] + list(cell.parameters())
+
+    def loss(f):
+        S, last = f(x, lengths)
+        return (S * w).sum() + (last ** 2).sum()
+
+    S1, l1 = cell(x, lengths)
+    S2, l2 = cell.forward_autograd(x, lengths)
+    assert torch.allclose(S1, S2, atol=1e-12) and torch.allclose(l1, l2, atol=1e-12)
+    for g1, g2 in zip(_grads(lambda: loss(cell), params), _grads(lambda: loss(cell.forward_autograd), params)):
+        assert torch.allclose(g1, g2, atol=1e-10, rtol=0)
+
+
+def _members(cell, K, emb, **kw):
+    out = []
+    for k in range(K):
+        torch.manual_seed(100 + k)
+        out.append(RecurrentClassifier(emb, cell, 8, **kw))
+    return out
+
+
+@pytest.mark.parametrize("cell,kw", [("rnn", {"act": "relu"}), ("rnn", {"act": "tanh", "head_hidden": None}),
+                                     ("gru", {"act": "tanh"}), ("gru", {"act": "sigmoid", "reset": "after"}),
+                                     ("gru", {"act": "none", "single_logit": False})])
+def test_stacked_members_equal_single_models(cell, kw):
+    """Each member's logits and gradients in the stacked model are those of the single model
+    (same seed, same weights) on that member's own batch, to 1e-6."""
+    torch.manual_seed(9)
+    emb = torch.randn(30, 6)
+    emb[0] = 0
+    K, B, T = 3, 5, 11
+    singles = _members(cell, K, emb, **kw)
+    stacked = StackedRecurrentClassifier(_members(cell, K, emb, **kw))
+    ids = torch.randint(2, 30, (K, B, T))
+    lengths = torch.randint(1, T + 1, (K, B))
+    y = torch.randint(0, 2, (K, B))
+    logits = stacked(ids, lengths)
+    losses = torch.stack([nn.functional.cross_entropy(logits[k], y[k]) for k in range(K)])
+    losses.sum().backward()
+    for k, m in enumerate(singles):
+        out = m(ids[k], lengths[k])
+        assert torch.allclose(logits[k], out, atol=1e-6, rtol=0)
+        nn.functional.cross_entropy(out, y[k]).backward()
+        for name, p in m.named_parameters():
+            if p.requires_grad:
+                g = stacked.params[name.replace(".", "__")].grad[k]
+                assert torch.allclose(g, p.grad, atol=1e-6, rtol=0), name
+        # and the member handed back is the same model
+        assert torch.allclose(stacked.member(k)(ids[k], lengths[k]), out, atol=1e-6)
+    # one batch shared by all members (evaluation) gives each member's own logits
+    with torch.no_grad():
+        shared = stacked(ids[:1], lengths[:1])
+        for k, m in enumerate(singles):
+            assert torch.allclose(shared[k], m(ids[0], lengths[0]), atol=1e-6)
+
+
+def test_reused_buffers_give_the_same_gradients_and_never_share_live_ones():
+    torch.manual_seed(10)
+    emb = torch.randn(30, 6)
+    m = RecurrentClassifier(emb, "gru", 8)
+    ids, lengths = torch.randint(2, 30, (4, 10)), torch.tensor([10, 3, 7, 10])
+    y = torch.tensor([0, 1, 1, 0])
+    params = [p for p in m.parameters() if p.requires_grad]
+    ref = _grads(lambda: nn.functional.cross_entropy(m(ids, lengths), y), params)
+    ws = Workspace()
+    for _ in range(3):                                 # buffers handed back and reused
+        with reuse_buffers(ws):
+            got = _grads(lambda: nn.functional.cross_entropy(m(ids, lengths), y), params)
+        assert all(torch.equal(a, b) for a, b in zip(ref, got))
+    with reuse_buffers(ws):                            # two forward passes before the backward passes
+        l1 = nn.functional.cross_entropy(m(ids, lengths), y)
+        l2 = nn.functional.cross_entropy(m(ids.flip(0), lengths.flip(0)), y.flip(0))
+        g2 = torch.autograd.grad(l2, params)
+        g1 = torch.autograd.grad(l1, params)
+    assert all(torch.equal(a, b) for a, b in zip(ref, g1))
+
+
+@pytest.mark.parametrize("cell,act", [("gru", "tanh"), ("rnn", "relu"), ("rnn", "tanh")])
+def test_torch_classifier_equals_ours_with_copied_weights(cell, act):
+    """The nn.RNN / nn.GRU classifier reads the same last real state through the same head: with
+    its weights copied into ours (GRU: reset after, merged biases) the logits agree."""
+    torch.manual_seed(11)
+    emb = torch.randn(30, 6)
+    ref = TorchRecurrentClassifier(emb, cell, 8, act)
+    ours = RecurrentClassifier(emb, cell, 8, act, reset="after" if cell == "gru" else "before")
+    H = 8
+    with torch.no_grad():
+        r = ref.rnn
+        ours.rnn.W_x.copy_(r.weight_ih_l0)
+        ours.rnn.W_h.copy_(r.weight_hh_l0)
+        if cell == "gru":
+            b = r.bias_ih_l0.clone()
+            b[:2 * H] += r.bias_hh_l0[:2 * H]
+            ours.rnn.b.copy_(b)
+            ours.rnn.b_hn.copy_(r.bias_hh_l0[2 * H:])
+        else:
+            ours.rnn.b.copy_(r.bias_ih_l0 + r.bias_hh_l0)
+        ours.head.load_state_dict(ref.head.state_dict())
+    ids, lengths = torch.randint(2, 30, (5, 12)), torch.tensor([12, 1, 5, 9, 12])
+    assert torch.allclose(ours(ids, lengths), ref(ids, lengths), atol=1e-5)
+
+
+def test_orthogonal_init_changes_only_the_recurrent_blocks():
+    emb = torch.randn(10, 6)
+    torch.manual_seed(12)
+    a = RecurrentClassifier(emb, "gru", 8)
+    torch.manual_seed(12)
+    b = RecurrentClassifier(emb, "gru", 8, init="orthogonal")
+    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        if n == "rnn.W_h":
+            for i in range(3):
+                blk = q[i * 8:(i + 1) * 8]
+                assert torch.allclose(blk @ blk.T, torch.eye(8), atol=1e-5)
+            assert not torch.allclose(p, q)
+        else:
+            assert torch.equal(p, q), n

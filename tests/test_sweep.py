@@ -66,3 +66,59 @@ def test_one_runs_divergence_or_crash_never_loses_another_runs_results_with_two_
     sweep.record_group(rec, "I.P1.a", "all three", [bad, good, broken], measures=("accuracy",))
     assert rec.records[0]["value"] == good.metrics["accuracy"] and rec.records[0]["extra"]["n_failed"] == 1
     assert sweep.summary([bad, good, broken])["failed"].tolist() == [False, False, True]
+
+
+def test_stacked_sweep_equals_one_run_at_a_time():
+    """Runs that differ in seed, clipping or initialisation are trained as one stacked model;
+    each outcome is the one the run gets alone (1e-6), and the plan groups what it may."""
+    torch.set_num_threads(1)
+    emb = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
+    emb[0] = 0
+    train, val, test = _toy(96), _toy(30, seed=2), _toy(50, seed=3)
+    runs = [sweep.Run("rnn", 8, "relu", seed=0, epochs=2, batch_size=32),
+            sweep.Run("rnn", 8, "relu", seed=1, epochs=2, batch_size=32, clip=0.01),
+            sweep.Run("rnn", 8, "relu", seed=2, epochs=2, batch_size=32, init="orthogonal"),
+            sweep.Run("gru", 8, "tanh", seed=0, epochs=2, batch_size=32),
+            sweep.Run("gru", 8, "tanh", seed=0, epochs=2, batch_size=32, impl="torch"),
+            sweep.Run("gru", 8, "tanh", seed=0, epochs=2, batch_size=32, input_dim=3)]
+    groups = sweep.plan(runs, "cpu")
+    assert sorted(len(g) for g in groups) == [1, 1, 1, 3]
+    together = sweep.run_all(runs, embeddings=emb, train=train, val=val, test=test)
+    alone = sweep.run_all(runs, embeddings=emb, train=train, val=val, test=test, stack=False)
+    assert [o.stacked_with for o in together] == [3, 3, 3, 1, 1, 1]
+    for a, b in zip(together, alone):
+        assert a.run == b.run and a.ok and b.ok
+        np.testing.assert_allclose(a.proba, b.proba, atol=1e-6)
+        assert a.history.best_epoch == b.history.best_epoch and "val_acc" in a.history.epochs[0]
+        assert a.selected is not None and a.metrics["n"] == 50
+    assert together[5].params == param_count("gru", 3, 8)
+
+
+def test_pca_embeddings_keep_zero_rows_and_full_rank_is_a_rotation():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(50, 6)).astype(np.float32) @ np.diag([5, 3, 2, 1, .5, .1]).astype(np.float32)
+    emb[:3] = 0
+    full, low = sweep.pca_embeddings(emb, 6), sweep.pca_embeddings(emb, 2)
+    assert low.shape == (50, 2) and not low[:3].any() and not full[:3].any()
+    np.testing.assert_allclose(np.linalg.norm(full, axis=1), np.linalg.norm(emb, axis=1), rtol=1e-5)
+    # the first axes carry the most variance
+    assert low[3:].var(0)[0] > low[3:].var(0)[1] > full[3:].var(0)[-1]
+
+
+def test_collapse_means_diverged_at_chance_or_fallen():
+    def out(accs):
+        h = History(epochs=[{"epoch": i + 1, "train_acc": a, "val_acc": a} for i, a in enumerate(accs)])
+        return sweep.Outcome(sweep.Run("rnn"), 1, h, {"accuracy": accs[-1], "f1": 0, "roc_auc": 0})
+    assert not out([0.6, 0.7, 0.8]).collapsed
+    assert out([0.6, 0.8, 0.7]).collapsed                    # fell 10 points from its best epoch
+    assert out([0.52, 0.55, 0.56]).collapsed                 # never learned
+    assert out([0.7, 0.8, 0.78]).collapsed is False
+
+
+def test_timing_spreads_groups_over_workers():
+    h = History()
+    outs = [sweep.Outcome(sweep.Run("rnn"), 1, h, None, wall_time_s=t, group=g)
+            for t, g in ((3, 0), (3, 0), (4, 1), (2, 2), (1, 3))]
+    t = sweep.timing(outs)
+    assert t["groups"] == 4 and t["total_s"] == 13 and t["per_group_s"] == [6, 4, 2, 1]
+    assert t["workers_s"] == {1: 13, 2: 7}

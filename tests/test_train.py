@@ -104,3 +104,96 @@ def test_evaluate_gives_no_accuracy_for_nan_outputs():
         model.weight[0, 0] = float("nan")
     loss, acc, proba = evaluate(model, _data(20, 0))
     assert math.isnan(loss) and math.isnan(acc) and np.isnan(proba).any()
+
+
+# --- several models trained as one stacked model ------------------------------------------------
+
+from idl_helpers.recurrent import RecurrentClassifier, StackedRecurrentClassifier  # noqa: E402
+from idl_helpers.train import fit_stacked  # noqa: E402
+
+
+def _reviews(n, seed, V=40, T=12):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(2, V, (n, T))
+    lengths = rng.integers(3, T + 1, n)
+    ids[np.arange(T)[None] >= lengths[:, None]] = 0
+    return torch.tensor(ids), torch.tensor(lengths), torch.tensor((ids[:, 0] % 2).astype(np.int64))
+
+
+def _emb(V=40, d=6):
+    e = torch.tensor(np.random.default_rng(5).normal(size=(V, d)), dtype=torch.float32)
+    e[0] = 0
+    return e
+
+
+def _build(cell, seeds, **kw):
+    out = []
+    for s in seeds:
+        torch.manual_seed(s)
+        out.append(RecurrentClassifier(_emb(), cell, 8, **kw))
+    return out
+
+
+def test_fit_stacked_trains_each_member_as_fit_trains_it_alone():
+    """Batch order from each seed, per-member clipping, curves, best epoch, final and selected test
+    metrics: all as separate fit() runs, to float rounding (1e-6) after three epochs."""
+    torch.set_num_threads(1)
+    train, val, test = _reviews(96, 1), _reviews(40, 2), _reviews(50, 3)
+    for cell, kw in (("gru", {"act": "tanh"}), ("rnn", {"act": "relu"})):
+        seeds, clips = [0, 1, 2], [None, 0.01, None]
+        alone = [fit(m, train, val, epochs=3, batch_size=32, lr=1e-2, seed=s, progress=False, final_test=test,
+                     clip_grad_norm=c, keep_best=True, eval_name="val")
+                 for m, s, c in zip(_build(cell, seeds, **kw), seeds, clips)]
+        together = fit_stacked(StackedRecurrentClassifier(_build(cell, seeds, **kw)), train, val, seeds=seeds,
+                               epochs=3, batch_size=32, lr=1e-2, final_test=test, clip_grad_norm=clips,
+                               keep_best=True, eval_name="val")
+        for a, b in zip(alone, together):
+            pa, pb = dict(a.model.named_parameters()), dict(b.model.named_parameters())
+            for name in pa:
+                assert torch.allclose(pa[name], pb[name], atol=1e-6, rtol=0), (cell, name)
+            for ea, eb in zip(a.history.epochs, b.history.epochs):
+                for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+                    assert math.isclose(ea[key], eb[key], abs_tol=1e-6), (cell, key)
+            np.testing.assert_allclose(a.test_proba, b.test_proba, atol=1e-6)
+            assert a.history.best_epoch == b.history.best_epoch
+            assert a.selected_metrics == b.selected_metrics
+        # clipping changed the clipped member's training (so the check above compared something)
+        plain = fit(_build(cell, [1], **kw)[0], train, val, epochs=3, batch_size=32, lr=1e-2, seed=1,
+                    progress=False, final_test=test)
+        assert np.abs(plain.test_proba - together[1].test_proba).max() > 1e-4
+
+
+def test_one_members_divergence_leaves_the_others_as_if_alone():
+    torch.set_num_threads(1)
+    train, val = _reviews(64, 1), _reviews(30, 2)
+    members = _build("rnn", [0, 1], act="relu")
+    with torch.no_grad():
+        members[1].rnn.W_h.fill_(1e30)                 # member 1's outputs overflow at once
+    res = fit_stacked(StackedRecurrentClassifier(members), train, val, seeds=[0, 1], epochs=2, batch_size=32,
+                      lr=1e-2)
+    assert res[1].history.diverged and res[1].test_metrics is None and res[1].test_proba is None
+    alone = fit(_build("rnn", [0], act="relu")[0], train, val, epochs=2, batch_size=32, lr=1e-2, seed=0,
+                progress=False)
+    assert not res[0].history.diverged
+    np.testing.assert_allclose(res[0].test_proba, alone.test_proba, atol=1e-6)
+
+
+def test_clip_grad_norm_bounds_every_step():
+    train, test = _data(200, 0), _data(50, 1)
+    torch.manual_seed(0)
+    model = nn.Linear(5, 2)
+    norms = []
+    orig = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *a, **k):
+        params = list(params)
+        orig(params, max_norm, *a, **k)
+        norms.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))))
+
+    torch.nn.utils.clip_grad_norm_ = spy
+    try:
+        fit(model, (train[0] * 100, train[1]), test, epochs=1, batch_size=32, lr=1e-3, progress=False,
+            clip_grad_norm=0.1)
+    finally:
+        torch.nn.utils.clip_grad_norm_ = orig
+    assert norms and max(norms) <= 0.1 + 1e-5
