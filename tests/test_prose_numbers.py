@@ -70,8 +70,10 @@ ALLOWED = {
         "60": "the report's smallest hidden size", "110": "the report's largest hidden size",
         "95": "95% intervals (a convention)",
     },
-    "11_I_P1b_gru": {"20": "the report's smallest GRU hidden size", "110": "the report's largest hidden size"},
+    "11_I_P1b_gru": {"20": "the report's smallest GRU hidden size", "110": "the report's largest hidden size",
+                     "60": "the report's RNN hidden sizes start at 60, and its GRU train accuracy is given at 60"},
     "12_I_P1b_parameter_matched": {
+        "95": "95% intervals (a convention)",
         "32": "the head's hidden layer (Linear(h, 32), the architecture)",
         "1.5": "the speed target: at most 1.5× nn.GRU's step time",
         "2,113": "12,673 − the RNN-64 cell's 10,560 parameters: derived from the report's count",
