@@ -5,6 +5,8 @@
   index pairs, exactly as the course's ``convert_to_lm_dataset`` pairs them;
 * the neural bigram LM (fixed GloVe input → sigmoid hidden → softmax) trained with
   :mod:`idl_helpers.numpy_nn` by plain SGD: :func:`train_neural_lm`;
+* controlled variants of the course's recipe (:class:`Setting`, :func:`run_settings`,
+  :func:`select`, :func:`combine`) for the page's attribution of its gap;
 * perplexity, vectorised (:func:`perplexity`) and as a per-example loop
   (:func:`perplexity_loop`, the reference for the test);
 * count-based baselines: add-k (:func:`add_k_bigram`) and interpolated Kneser–Ney
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -287,6 +289,121 @@ def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed
     log.eval_time_s = t_eval
     log.inputs = emb if trainable is not None else None
     return params, log
+
+
+# --------------------------------------------------------------------------- controlled variants
+@dataclass(frozen=True)
+class Setting:
+    """One setting of the neural bigram LM; the defaults are the course's recipe.
+
+    ``special``: how the rows GloVe lacks (``<s>``, ``</s>``, ``UUUNKKK``, ``N``, a few hyphenated
+    words) are filled — ``"random"`` (GloVe's per-dimension spread), ``"zero"`` or ``"mean"``;
+    ``train_inputs``: which input vectors SGD also updates — ``"none"`` (the course's fixed
+    vectors), ``"missing"`` (only those rows) or ``"all"``."""
+
+    iterations: int = 40_000
+    lr: float = 0.3
+    anneal_every: int = 20_000
+    hidden: int = 50
+    init_scale: float = 1.0
+    special: str = "random"
+    train_inputs: str = "none"
+    batch: int = 50
+    seed: int = 9265
+
+    def changes(self) -> dict:
+        """The fields that differ from the course's recipe."""
+        base = Setting()
+        return {k: v for k, v in self.__dict__.items() if getattr(base, k) != v}
+
+    def label(self) -> str:
+        """A short description of what differs from the course (``"the course's"`` if nothing)."""
+        words = {
+            "iterations": lambda v: f"{v:,} iterations",
+            "lr": lambda v: f"learning rate {v:g}",
+            "anneal_every": lambda v: "constant step" if not v else f"step halved every {v:,}",
+            "hidden": lambda v: f"{v} hidden units",
+            "init_scale": lambda v: f"initial weights N(0, {v:g}²)",
+            "special": lambda v: f"{v} vectors for words GloVe lacks",
+            "train_inputs": lambda v: {"all": "all input vectors trained",
+                                       "missing": "vectors of words GloVe lacks trained"}.get(v, v),
+            "batch": lambda v: f"batch {v}",
+            "seed": lambda v: f"seed {v}",
+        }
+        ch = self.changes()
+        return ", ".join(words[k](v) for k, v in ch.items()) if ch else "the course's"
+
+
+@dataclass
+class Run:
+    """Perplexity curves of one setting (``curves[name][i]`` at ``iterations[i]``)."""
+
+    setting: Setting
+    iterations: list[int]
+    curves: dict[str, list[float]]
+    train_loss: list[float]
+    wall_time_s: float
+
+    def at(self, name: str, iteration: int | None = None) -> float:
+        """Perplexity on ``name`` after ``iteration`` steps (default: the setting's length)."""
+        it = self.setting.iterations if iteration is None else iteration
+        return self.curves[name][self.iterations.index(it)]
+
+
+def input_matrix(glove, vocab: Sequence[str], special: str = "random", seed: int = 0) -> np.ndarray:
+    """GloVe rows of ``vocab``; words GloVe lacks filled as :class:`Setting` ``special`` says."""
+    return glove.embedding_matrix(vocab, oov=special, seed=seed)[0]
+
+
+def run_setting(glove, train: Corpus, setting: Setting, score_on: dict[str, Corpus], *,
+                eval_every: int = 2000, emb_seed: int = 0, progress: bool = False) -> Run:
+    """Train ``setting`` on ``train`` and score every corpus of ``score_on`` every ``eval_every``."""
+    emb = input_matrix(glove, train.vocab, setting.special, emb_seed)
+    rows = {"none": None, "all": np.arange(len(train.vocab)),
+            "missing": np.flatnonzero(glove.indices(train.vocab) < 0)}[setting.train_inputs]
+    _, log = train_neural_lm(emb, train, None, hidden=setting.hidden, iterations=setting.iterations,
+                             batch=setting.batch, lr=setting.lr, anneal_every=setting.anneal_every,
+                             seed=setting.seed, eval_every=eval_every, score_on=score_on,
+                             init_scale=setting.init_scale, train_rows=rows, progress=progress)
+    return Run(setting, log.iterations, log.curves, log.train_loss, log.wall_time_s)
+
+
+def run_settings(glove, train: Corpus, settings: Sequence[Setting], score_on: dict[str, Corpus], *,
+                 eval_every: int = 2000, emb_seed: int = 0, progress: bool = False) -> dict[Setting, Run]:
+    """:func:`run_setting` for each setting, training once per group that differs only in length.
+
+    The batches are drawn up front from the seeded stream and the step schedule depends only on
+    the iteration, so the first N steps of a longer run *are* the N-step run: each group is trained
+    for its longest length and the shorter ones are read off its curve (every length must be a
+    multiple of ``eval_every``)."""
+    groups: dict[Setting, list[Setting]] = {}
+    for s in dict.fromkeys(settings):
+        if s.iterations % eval_every:
+            raise ValueError(f"{s.iterations:,} iterations is not a multiple of eval_every={eval_every:,}")
+        groups.setdefault(replace(s, iterations=0), []).append(s)
+    out: dict[Setting, Run] = {}
+    for members in groups.values():
+        longest = max(members, key=lambda s: s.iterations)
+        run = run_setting(glove, train, longest, score_on, eval_every=eval_every, emb_seed=emb_seed,
+                          progress=progress)
+        for s in members:
+            n = run.iterations.index(s.iterations) + 1
+            out[s] = Run(s, run.iterations[:n], {k: v[:n] for k, v in run.curves.items()},
+                         run.train_loss[:n], run.wall_time_s * s.iterations / longest.iterations)
+    return {s: out[s] for s in dict.fromkeys(settings)}
+
+
+def select(candidates: Sequence[Setting], runs: dict[Setting, Run], on: str = "held") -> Setting:
+    """The candidate with the lowest perplexity on ``on`` (first one on ties)."""
+    return min(candidates, key=lambda s: runs[s].at(on))
+
+
+def combine(base: Setting, *chosen: Setting) -> Setting:
+    """``base`` with every change each of ``chosen`` makes to the course's recipe."""
+    ch: dict = {}
+    for s in chosen:
+        ch.update(s.changes())
+    return replace(base, **ch)
 
 
 def torch_perplexity(emb: np.ndarray, params: nn.Params, corpus: Corpus) -> float:
