@@ -5,6 +5,8 @@
   index pairs, exactly as the course's ``convert_to_lm_dataset`` pairs them;
 * the neural bigram LM (fixed GloVe input → sigmoid hidden → softmax) trained with
   :mod:`idl_helpers.numpy_nn` by plain SGD: :func:`train_neural_lm`;
+* controlled variants of the course's recipe (:class:`Setting`, :func:`run_settings`,
+  :func:`select`, :func:`combine`) for the page's attribution of its gap;
 * perplexity, vectorised (:func:`perplexity`) and as a per-example loop
   (:func:`perplexity_loop`, the reference for the test);
 * count-based baselines: add-k (:func:`add_k_bigram`) and interpolated Kneser–Ney
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -167,6 +169,21 @@ def perplexity_loop(emb: np.ndarray, params: nn.Params, prev: Sequence[int], nxt
     return float(2 ** (-total / len(nxt)))
 
 
+def log_prob_table(emb: np.ndarray, params: nn.Params) -> np.ndarray:
+    """``log p(w | u)`` for every context word ``u`` (V × V, the network's float32 path).
+
+    A bigram model has only V distinct contexts, so scoring a corpus needs V forward passes, not
+    one per token: :func:`table_perplexity_of` gathers this table at the corpus's pairs (the same
+    numbers as :func:`perplexity`, ~100× faster on PTB dev)."""
+    with threadpool_limits(1):
+        return nn.log_softmax(nn.hidden(emb, params) @ params["W2"] + params["b2"])
+
+
+def table_perplexity_of(log_p: np.ndarray, corpus: Corpus) -> float:
+    """Perplexity of ``corpus`` under a V × V table of log-probabilities."""
+    return perplexity_from_nll(-log_p[corpus.prev, corpus.next].astype(np.float64))
+
+
 @dataclass
 class TrainLog:
     iterations: list[int]
@@ -174,44 +191,66 @@ class TrainLog:
     train_loss: list[float]              # mean batch loss since the previous evaluation
     wall_time_s: float
     eval_time_s: float
+    curves: dict[str, list[float]] = field(default_factory=dict)   # perplexity on each ``score_on`` corpus
+    inputs: np.ndarray | None = field(default=None, repr=False)    # the input vectors after training
 
 
 def train_neural_lm(emb: np.ndarray, train: Corpus, dev: Corpus | None, *, hidden: int = 50,
                     iterations: int = 40_000, batch: int = 50, lr: float = 0.3,
                     anneal_every: int = 20_000, seed: int = 9265, eval_every: int = 2000,
                     dev_eval: Callable[[nn.Params], float] | None = None,
+                    score_on: dict[str, Corpus] | None = None, init_scale: float = 1.0,
+                    train_rows: Sequence[int] | np.ndarray | None = None,
                     progress: bool = True, blas_threads: int = 1) -> tuple[nn.Params, TrainLog]:
     """SGD on random mini-batches of (previous-word GloVe vector, next word) pairs.
 
     As the course's script: ``np.random.seed(seed)``, parameters ~ N(0, 1) drawn from it, the
-    step halved every ``anneal_every`` iterations (the course's ``sgd.py``), batches drawn
+    step halved every ``anneal_every`` iterations (the course's ``sgd.py``; 0: never), batches drawn
     uniformly with replacement. Tiny matrix products are fastest on one BLAS thread
-    (``blas_threads``); a multi-threaded BLAS on a busy 2-core machine is ~7× slower. ``dev_eval`` (default: perplexity on ``dev``) runs every
-    ``eval_every`` iterations and at 0 for the learning curve.
+    (``blas_threads``); a multi-threaded BLAS on a busy 2-core machine is ~7× slower. ``dev_eval``
+    (default: perplexity on ``dev``, read off :func:`log_prob_table`) runs every ``eval_every``
+    iterations and at 0 for the learning curve; so does the perplexity on every corpus of
+    ``score_on`` (``log.curves[name]``).
+
+    Departures from the course, for the experiments that explain its number: ``init_scale``
+    (the standard deviation of the initial parameters; the course's is 1) and ``train_rows``
+    (rows of ``emb`` that SGD also updates, with the input gradient ``dJ/dx``; the course's input
+    vectors are fixed). ``emb`` itself is never changed; the trained rows are in ``log.inputs``.
     """
     with threadpool_limits(blas_threads):
         return _train(emb, train, dev, hidden=hidden, iterations=iterations, batch=batch, lr=lr,
                       anneal_every=anneal_every, seed=seed, eval_every=eval_every,
-                      dev_eval=dev_eval, progress=progress)
+                      dev_eval=dev_eval, score_on=score_on or {}, init_scale=init_scale,
+                      train_rows=train_rows, progress=progress)
 
 
 def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed, eval_every,
-           dev_eval, progress):
+           dev_eval, score_on, init_scale, train_rows, progress):
     rs = np.random.RandomState(seed)
     V, d = emb.shape
-    emb = np.ascontiguousarray(emb, dtype=np.float32)
-    params = nn.init_params((d, hidden, V), rs)
-    dev_eval = dev_eval or (lambda p: perplexity(emb, p, dev))
+    emb = np.array(emb, dtype=np.float32, order="C")       # a copy: trained rows change it
+    params = nn.init_params((d, hidden, V), rs, scale=init_scale)
+    trainable = None
+    if train_rows is not None and len(train_rows):
+        trainable = np.zeros(V, bool)
+        trainable[np.asarray(train_rows)] = True
+    corpora = ({"dev": dev} if dev is not None and dev_eval is None else {}) | dict(score_on)
     batches = rs.randint(0, len(train.next), size=(iterations, batch))
-    log = TrainLog([], [], [], 0.0, 0.0)
+    log = TrainLog([], [], [], 0.0, 0.0, {name: [] for name in score_on})
     t0 = time.perf_counter()
     t_eval = 0.0
 
     def evaluate(it, losses):
         nonlocal t_eval
         te = time.perf_counter()
-        if dev is not None or dev_eval is not None:
+        log_p = log_prob_table(emb, params) if corpora else None
+        ppl = {name: table_perplexity_of(log_p, c) for name, c in corpora.items()}
+        if dev_eval is not None:
             log.dev_perplexity.append(dev_eval(params))
+        elif dev is not None:
+            log.dev_perplexity.append(ppl["dev"])
+        for name in score_on:
+            log.curves[name].append(ppl[name])
         t_eval += time.perf_counter() - te
         log.iterations.append(it)
         log.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
@@ -225,7 +264,16 @@ def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed
     step = lr
     for it in range(1, iterations + 1):
         idx = batches[it - 1]
-        losses.append(nn.sgd_step(emb[train.prev[idx]], train.next[idx], params, step))
+        rows = train.prev[idx]
+        if trainable is None:
+            losses.append(nn.sgd_step(emb[rows], train.next[idx], params, step))
+        else:
+            J, g = nn.loss_and_grads(emb[rows], train.next[idx], params, input_grad=True)
+            for k in nn.NAMES:
+                params[k] -= step * g[k]
+            keep = trainable[rows]
+            np.add.at(emb, rows[keep], -step * g["x"][keep])
+            losses.append(J)
         if anneal_every and it % anneal_every == 0:
             step *= 0.5
         if it % eval_every == 0 or it == iterations:
@@ -233,12 +281,129 @@ def _train(emb, train, dev, *, hidden, iterations, batch, lr, anneal_every, seed
             losses = []
             if bar is not None:
                 bar.update(it - bar.n)
-                bar.set_postfix(dev_ppl=f"{log.dev_perplexity[-1]:.1f}")
+                if log.dev_perplexity:
+                    bar.set_postfix(dev_ppl=f"{log.dev_perplexity[-1]:.1f}")
     if bar is not None:
         bar.close()
     log.wall_time_s = time.perf_counter() - t0
     log.eval_time_s = t_eval
+    log.inputs = emb if trainable is not None else None
     return params, log
+
+
+# --------------------------------------------------------------------------- controlled variants
+@dataclass(frozen=True)
+class Setting:
+    """One setting of the neural bigram LM; the defaults are the course's recipe.
+
+    ``special``: how the rows GloVe lacks (``<s>``, ``</s>``, ``UUUNKKK``, ``N``, a few hyphenated
+    words) are filled — ``"random"`` (GloVe's per-dimension spread), ``"zero"`` or ``"mean"``;
+    ``train_inputs``: which input vectors SGD also updates — ``"none"`` (the course's fixed
+    vectors), ``"missing"`` (only those rows) or ``"all"``."""
+
+    iterations: int = 40_000
+    lr: float = 0.3
+    anneal_every: int = 20_000
+    hidden: int = 50
+    init_scale: float = 1.0
+    special: str = "random"
+    train_inputs: str = "none"
+    batch: int = 50
+    seed: int = 9265
+
+    def changes(self) -> dict:
+        """The fields that differ from the course's recipe."""
+        base = Setting()
+        return {k: v for k, v in self.__dict__.items() if getattr(base, k) != v}
+
+    def label(self) -> str:
+        """A short description of what differs from the course (``"the course's"`` if nothing)."""
+        words = {
+            "iterations": lambda v: f"{v:,} iterations",
+            "lr": lambda v: f"learning rate {v:g}",
+            "anneal_every": lambda v: "constant step" if not v else f"step halved every {v:,}",
+            "hidden": lambda v: f"{v} hidden units",
+            "init_scale": lambda v: f"initial weights N(0, {v:g}²)",
+            "special": lambda v: f"{v} vectors for words GloVe lacks",
+            "train_inputs": lambda v: {"all": "all input vectors trained",
+                                       "missing": "vectors of words GloVe lacks trained"}.get(v, v),
+            "batch": lambda v: f"batch {v}",
+            "seed": lambda v: f"seed {v}",
+        }
+        ch = self.changes()
+        return ", ".join(words[k](v) for k, v in ch.items()) if ch else "the course's"
+
+
+@dataclass
+class Run:
+    """Perplexity curves of one setting (``curves[name][i]`` at ``iterations[i]``)."""
+
+    setting: Setting
+    iterations: list[int]
+    curves: dict[str, list[float]]
+    train_loss: list[float]
+    wall_time_s: float
+
+    def at(self, name: str, iteration: int | None = None) -> float:
+        """Perplexity on ``name`` after ``iteration`` steps (default: the setting's length)."""
+        it = self.setting.iterations if iteration is None else iteration
+        return self.curves[name][self.iterations.index(it)]
+
+
+def input_matrix(glove, vocab: Sequence[str], special: str = "random", seed: int = 0) -> np.ndarray:
+    """GloVe rows of ``vocab``; words GloVe lacks filled as :class:`Setting` ``special`` says."""
+    return glove.embedding_matrix(vocab, oov=special, seed=seed)[0]
+
+
+def run_setting(glove, train: Corpus, setting: Setting, score_on: dict[str, Corpus], *,
+                eval_every: int = 2000, emb_seed: int = 0, progress: bool = False) -> Run:
+    """Train ``setting`` on ``train`` and score every corpus of ``score_on`` every ``eval_every``."""
+    emb = input_matrix(glove, train.vocab, setting.special, emb_seed)
+    rows = {"none": None, "all": np.arange(len(train.vocab)),
+            "missing": np.flatnonzero(glove.indices(train.vocab) < 0)}[setting.train_inputs]
+    _, log = train_neural_lm(emb, train, None, hidden=setting.hidden, iterations=setting.iterations,
+                             batch=setting.batch, lr=setting.lr, anneal_every=setting.anneal_every,
+                             seed=setting.seed, eval_every=eval_every, score_on=score_on,
+                             init_scale=setting.init_scale, train_rows=rows, progress=progress)
+    return Run(setting, log.iterations, log.curves, log.train_loss, log.wall_time_s)
+
+
+def run_settings(glove, train: Corpus, settings: Sequence[Setting], score_on: dict[str, Corpus], *,
+                 eval_every: int = 2000, emb_seed: int = 0, progress: bool = False) -> dict[Setting, Run]:
+    """:func:`run_setting` for each setting, training once per group that differs only in length.
+
+    The batches are drawn up front from the seeded stream and the step schedule depends only on
+    the iteration, so the first N steps of a longer run *are* the N-step run: each group is trained
+    for its longest length and the shorter ones are read off its curve (every length must be a
+    multiple of ``eval_every``)."""
+    groups: dict[Setting, list[Setting]] = {}
+    for s in dict.fromkeys(settings):
+        if s.iterations % eval_every:
+            raise ValueError(f"{s.iterations:,} iterations is not a multiple of eval_every={eval_every:,}")
+        groups.setdefault(replace(s, iterations=0), []).append(s)
+    out: dict[Setting, Run] = {}
+    for members in groups.values():
+        longest = max(members, key=lambda s: s.iterations)
+        run = run_setting(glove, train, longest, score_on, eval_every=eval_every, emb_seed=emb_seed,
+                          progress=progress)
+        for s in members:
+            n = run.iterations.index(s.iterations) + 1
+            out[s] = Run(s, run.iterations[:n], {k: v[:n] for k, v in run.curves.items()},
+                         run.train_loss[:n], run.wall_time_s * s.iterations / longest.iterations)
+    return {s: out[s] for s in dict.fromkeys(settings)}
+
+
+def select(candidates: Sequence[Setting], runs: dict[Setting, Run], on: str = "held") -> Setting:
+    """The candidate with the lowest perplexity on ``on`` (first one on ties)."""
+    return min(candidates, key=lambda s: runs[s].at(on))
+
+
+def combine(base: Setting, *chosen: Setting) -> Setting:
+    """``base`` with every change each of ``chosen`` makes to the course's recipe."""
+    ch: dict = {}
+    for s in chosen:
+        ch.update(s.changes())
+    return replace(base, **ch)
 
 
 def torch_perplexity(emb: np.ndarray, params: nn.Params, corpus: Corpus) -> float:

@@ -94,6 +94,7 @@ ALLOWED = {
         "8,192": "the evaluation chunk (a setting)", "10,000": "Mikolov's PTB vocabulary",
         "20,000": "the course's sgd helper halves the step every 20,000 iterations",
         "40,000": "the course's iterations", "10": "the held-out share of the training sentences, 10% (a setting)",
+        "90": "the rest of the training sentences, 90%, that the variants train on (a setting)",
     },
     "10_II_3_char_lm": {
         "0.005": "the course's learning rate", "400": "the course's chunk length", "2,000": "the course's iterations",
