@@ -293,7 +293,9 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
         rel = src.relative_to(source_root)
         inputs = input_hashes(src)
         if is_summary(src):  # a summary shows other pages' numbers: they are its inputs too
-            inputs.update(input_hashes_of(sorted((results_root / profile).glob("*.json"))))
+            summaries = {p.stem for p in notebooks if is_summary(p)}  # (not other summaries': they run after)
+            inputs.update(input_hashes_of(sorted(f for f in (results_root / profile).glob("*.json")
+                                                 if f.stem not in summaries)))
         return _Job(src, book_root / rel, staging / "pages" / rel, staging / "results" / src.stem,
                     failed_root / rel, inputs)
 
@@ -360,9 +362,15 @@ def _run_pool(group, jobs, job, land, running, show, params, results_root, timeo
             j = running[src] = job(src)
             futures[pool.submit(_execute, str(src), str(j.staged), str(j.out.parent), params,
                                 str(results_root), str(j.staged_results), timeout, threads, roots)] = src
+        queue = list(group)  # the pool starts them in this order, a worker each
+        for src in queue[:jobs]:
             show.started(src.stem)
+        next_up = jobs
         for fut in as_completed(futures):
             src = futures[fut]
+            if next_up < len(queue):  # the worker that just finished takes the next one
+                show.started(queue[next_up].stem)
+                next_up += 1
             j = running.pop(src)
             try:
                 res = fut.result()
