@@ -330,9 +330,14 @@ def timing(outcomes: list[Outcome], workers=(1, 2)) -> dict:
 
 
 def default_workers(device: str) -> int:
-    """Processes to use: one per CPU core on a CPU; a few on a GPU (the loop is launch-bound)."""
+    """Processes to use: one per CPU core this kernel was given on a CPU (the runner shares the cores
+    out among the notebooks it runs at once through ``$OMP_NUM_THREADS``), a few on a GPU (the loop
+    is launch-bound)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(4, cores) if device.startswith("cuda") else max(1, cores)
+    if device.startswith("cuda"):
+        return min(4, cores)
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(given))) if given.isdigit() else max(1, cores)
 
 
 def summary(outcomes: list[Outcome]):

@@ -122,3 +122,15 @@ def test_timing_spreads_groups_over_workers():
     t = sweep.timing(outs)
     assert t["groups"] == 4 and t["total_s"] == 13 and t["per_group_s"] == [6, 4, 2, 1]
     assert t["workers_s"] == {1: 13, 2: 7}
+
+
+def test_sweeps_use_only_the_cores_the_runner_gave_the_kernel(monkeypatch):
+    from idl_helpers import sweep
+
+    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert sweep.default_workers("cpu") == 1  # two notebooks at once on two cores: no extra processes
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert sweep.default_workers("cpu") == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert sweep.default_workers("cpu") == 4
