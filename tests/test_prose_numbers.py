@@ -98,8 +98,9 @@ ALLOWED = {
     },
     "10_II_3_char_lm": {
         "0.005": "the course's learning rate", "400": "the course's chunk length", "2,000": "the course's iterations",
-        "32": "the full profile's chunks per iteration", "256": "the full profile's extension width",
-        "5,000": "the full profile's extension iterations", "10": "the held-out share of the text, 10% (a setting)",
+        "16": "the full profile's chunks per iteration", "256": "the full profile's extension width",
+        "32": "chunks per iteration of the GPU-sized extension we did not run",
+        "5,000": "iterations of the GPU-sized extension we did not run", "10": "the held-out share of the text, 10% (a setting)",
     },
     "20_II_5ade_dan": {
         "89.4": "Iyyer et al. (2015), Table 1: the published DAN on IMDB",
