@@ -368,18 +368,18 @@ def _run_pool(group, jobs, job, land, running, show, params, results_root, timeo
         next_up = jobs
         for fut in as_completed(futures):
             src = futures[fut]
-            if next_up < len(queue):  # the worker that just finished takes the next one
-                show.started(queue[next_up].stem)
-                next_up += 1
             j = running.pop(src)
             try:
                 res = fut.result()
             except Exception as exc:  # the worker process died
                 res = {"status": "failed", "wall_time_s": 0.0, "failed_cell": None,
                        "error": f"{exc.__class__.__name__}: {_first_line(exc)}"}
-            land(j, res)
+            land(j, res)  # says "finished" before the freed worker's next notebook says "started"
             if res["status"] == "interrupted":
                 raise KeyboardInterrupt
+            if next_up < len(queue):  # the worker that just finished takes the next one
+                show.started(queue[next_up].stem)
+                next_up += 1
     except BaseException:
         _stop_workers(pool)
         raise

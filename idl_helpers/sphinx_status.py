@@ -58,7 +58,14 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["body"] = banner(status) + context["body"]
 
 
+def _outdated(app, env, added, changed, removed):
+    """Re-write every page of the book: what this extension adds comes from files outside the
+    page (results, run logs), so an unchanged page may still need a new box."""
+    return [d for d in env.found_docs if d.startswith("book/")]
+
+
 def setup(app):
     app.connect("builder-inited", _builder_inited)
+    app.connect("env-get-outdated", _outdated)
     app.connect("html-page-context", _page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -184,6 +184,19 @@ def test_a_log_without_a_tty_has_one_line_per_notebook(book, capsys):
     assert "\r" not in err
 
 
+def test_with_two_workers_a_notebook_finishes_before_the_next_one_starts_in_its_worker(book, capsys,
+                                                                                      monkeypatch):
+    src, root = book
+    write_nb(src / "part1" / "05_quick.ipynb", SETUP.format(name="05_quick") + "ctx.finish(show=False)")
+    monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
+    monkeypatch.setenv("SLEEPY_SECONDS", "3")
+    runner.run_notebooks("smoke", jobs=2, source_root=src, book_root=root, progress=True)
+    lines = [l for l in capsys.readouterr().err.splitlines() if "started" in l or "finished" in l]
+    third = next(i for i, l in enumerate(lines) if "started  05_quick" in l)
+    assert any("finished 03_flaky" in l for l in lines[:third]), lines  # its worker was free first
+    assert [l.split("] ")[1].split()[0] for l in lines].count("started") == 3
+
+
 def test_stale_pages_are_listed(book, monkeypatch):
     src, root = book
     runner.run_notebooks("smoke", only=["03_flaky"], source_root=src, book_root=root, progress=False)

@@ -1,0 +1,198 @@
+"""A Sphinx extension: every question page opens with its answer.
+
+Under the page title it puts a one-line verdict and a compact table — question, the report's
+headline, ours (± the spread over seeds where several were run), the difference and the
+verdict — for each question the page answers. Every cell comes from the results files the
+notebook wrote when it was executed and from the registry of the reports' numbers, through
+:func:`idl_helpers.scorecard.summary` (the scorecard's own per-question verdicts), so the box
+can never disagree with the scorecard, and nothing in it is typed in. Where the page also
+recorded a gap attribution (``attribution verdict | …``), its verdict is shown under the
+table. The box is computed when the book is built, so editing it never makes a page stale.
+
+A book built without its results (a copy of ``book/`` alone) gets no boxes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+
+#: the summary columns with our value, most thorough profile first
+_OURS = ("full", "quick", "smoke")
+
+
+def _spread(records: pd.DataFrame, question: str, metric: str, profile: str) -> str:
+    """"± std (n seeds)" of our number when the notebook recorded a spread over seeds."""
+    hit = records[(records["question"] == question) & (records["metric"] == metric)
+                  & (records["profile"] == profile)]
+    if hit.empty:
+        return ""
+    extra = hit.iloc[-1]["extra"]
+    if not isinstance(extra, dict):
+        return ""
+    std, seeds = extra.get("std"), extra.get("per_seed") or extra.get("seeds")
+    try:
+        std = float(std)
+    except (TypeError, ValueError):
+        return ""
+    if std != std or not seeds or len(seeds) < 2:
+        return ""
+    return f" ± {std:.3f} ({len(seeds)} seeds)"
+
+
+def _number(text) -> float | None:
+    try:
+        return float(str(text).split(" ")[0].replace(",", ""))
+    except ValueError:
+        return None
+
+
+def rows_by_page(root: Path) -> dict[str, list[dict]]:
+    """``{notebook stem: [answer row, …]}`` for the questions whose answer is on that page."""
+    from . import results, scorecard
+
+    card = scorecard.summary(Path(root) / "book" / "results")
+    records = results.load(root=Path(root) / "book" / "results")
+    out: dict[str, list[dict]] = {}
+    WHY.clear()
+    for _, r in card.iterrows():
+        pages = [p for p in str(r["page"]).split(", ") if p and p != "—"]
+        if not pages:
+            continue
+        profile = next((p for p in _OURS if f"ours ({p})" in r and r[f"ours ({p})"] not in ("—", None)), None)
+        ours = r[f"ours ({profile})"] if profile else "—"
+        metric = r["measure"]
+        row = {"question": r["question"], "measure": metric, "report": r["report"], "ours": ours,
+               "profile": profile or "—", "verdict": r["verdict"], "difference": "—"}
+        if profile and metric != "claim" and len(records):
+            row["ours"] = f"{ours}{_spread(records, r['question'], metric, profile)}"
+            a, b = _number(ours), _number(r["report"])
+            if a is not None and b is not None:
+                row["difference"] = f"{a - b:+.3g}"
+        out.setdefault(pages[0], []).append(row)
+    if len(records):
+        for stem, mine in records.groupby("notebook", sort=False):
+            profile = next((p for p in _OURS if p in set(mine["profile"])), None)
+            mine = mine[mine["profile"] == profile]
+            metric = mine["metric"].astype(str)
+            for _, c in mine[metric.str.startswith("claim: ")].iterrows():
+                v, e = str(c["value"]), c["extra"] if isinstance(c["extra"], dict) else {}
+                ours = "—"
+                try:
+                    est, lo, hi = (float(e[k]) for k in ("estimate", "low", "high"))
+                    if all(x == x for x in (est, lo, hi)):
+                        ours = f"{est:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                except (KeyError, TypeError, ValueError):
+                    pass
+                out.setdefault(stem, []).append({
+                    "question": c["question"], "measure": c["metric"][len("claim: "):], "report": "claim",
+                    "ours": ours, "profile": profile, "verdict": CLAIM_VERDICT.get(v.split(":")[0].strip(), v),
+                    "difference": "—"})
+            for _, w in mine[metric.str.startswith("attribution verdict")].iterrows():
+                e = w["extra"]
+                text = e.get("text") if isinstance(e, dict) and e.get("text") else str(w["value"])
+                label = w["metric"].split("|", 1)[1].strip() if "|" in w["metric"] else w["question"]
+                WHY.setdefault(stem, []).append((f"{w['question']}, {label}", text))
+    return out
+
+
+#: a claim's verdict as recorded → the scorecard's word for it
+CLAIM_VERDICT = {"holds": "confirmed", "does not hold": "not confirmed", "inconclusive": "inconclusive",
+                 "holds in part": "partly confirmed"}
+#: {notebook stem: [(what, attribution verdict text), …]}, filled by :func:`rows_by_page`
+WHY: dict[str, list[tuple[str, str]]] = {}
+
+
+def one_line(rows: list[dict]) -> str:
+    """The page's verdict in one sentence, counted from its rows."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    parts = [f"{n} {v}" for v, n in counts.items()]
+    if len(rows) == 1:
+        r = rows[0]
+        if r["measure"] == "claim":
+            return f"{r['question']}: {r['verdict']} — {r['ours']}."
+        return (f"{r['question']}: ours {r['ours']} against the report's {r['report']} — "
+                f"<b>{html.escape(r['verdict'])}</b>.")
+    qs = list(dict.fromkeys(r["question"] for r in rows))
+    return (f"{', '.join(qs)}: of the report's {len(rows)} headline numbers and claims answered on this page, "
+            + ", ".join(parts) + ".")
+
+
+def box(rows: list[dict], whys: list[tuple[str, str]] = ()) -> str:
+    """The HTML of the answer box; ``whys``: the page's gap attributions, ``(what, verdict)``."""
+    from .scorecard import VERDICT_STYLE
+
+    cols = ["question", "measure", "report", "ours", "profile", "difference"]
+    constant = {k: rows[0][k] for k in ("question", "profile") if len({r[k] for r in rows}) == 1}
+    cols = [k for k in cols if k not in constant]
+    head = "<tr>" + "".join(f"<th>{k}</th>" for k in cols) + "<th>verdict</th></tr>"
+    body = []
+    for r in rows:
+        style = VERDICT_STYLE.get(r["verdict"], "color: #8c959f" if r["verdict"] == "inconclusive" else "")
+        body.append("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in cols)
+                    + f'<td style="{style}">{html.escape(str(r["verdict"]))}</td></tr>')
+    shown = constant.get("profile")
+    context = (f"From the <code>{html.escape(shown)}</code> run"
+               + ("" if shown in ("full", None) else
+                  " (the reports' own settings, <code>full</code>, have not been run for this page yet)")
+               + ". " if shown else "")
+    whys = "".join(f"<p><b>Why ours differs ({html.escape(what)}):</b> {html.escape(text)}</p>"
+                   for what, text in whys)
+    line = one_line(rows)
+    if "<b>" not in line:
+        line = html.escape(line)
+    return ('<div class="admonition tip idl-answer"><p class="admonition-title">The answer, from the '
+            'recorded runs</p>'
+            f"<p>{line}</p>"
+            f'<div class="table-wrapper"><table class="table" style="font-size: 0.9em"><thead>{head}</thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>{whys}"
+            f'<p><small>{context}Read from this page\'s results files and the reports\' registry when the book was '
+            'built (the verdicts are the <a href="../scorecard.html">scorecard</a>\'s); '
+            "± is the spread over seeds; a claim's <i>ours</i> is the measured effect with its 95% "
+            "interval; the details follow below.</small></p></div>\n")
+
+
+_H1_END = re.compile(r"</h1>", re.IGNORECASE)
+
+
+def insert_after_title(body: str, html_box: str) -> str:
+    m = _H1_END.search(body)
+    return body[: m.end()] + "\n" + html_box + body[m.end():] if m else html_box + body
+
+
+def _builder_inited(app) -> None:
+    root = Path(app.srcdir)
+    try:
+        app.env.idl_answers = rows_by_page(root) if (root / "book" / "results").is_dir() else {}
+        app.env.idl_answer_whys = dict(WHY)
+    except Exception as e:  # a damaged results file: the scorecard page says which; no box here
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning(f"answer boxes left out: {e}")
+        app.env.idl_answers, app.env.idl_answer_whys = {}, {}
+
+
+def _page_context(app, pagename, templatename, context, doctree) -> None:
+    stem = pagename.rsplit("/", 1)[-1]
+    rows = getattr(app.env, "idl_answers", {}).get(stem)
+    if rows and "body" in context and pagename.startswith("book/part"):
+        whys = getattr(app.env, "idl_answer_whys", {}).get(stem, [])
+        context["body"] = insert_after_title(context["body"], box(rows, whys))
+
+
+def _outdated(app, env, added, changed, removed):
+    """Re-write every page of the book: what this extension adds comes from files outside the
+    page (results, run logs), so an unchanged page may still need a new box."""
+    return [d for d in env.found_docs if d.startswith("book/")]
+
+
+def setup(app):
+    app.connect("builder-inited", _builder_inited)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("html-page-context", _page_context)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

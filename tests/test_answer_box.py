@@ -1,0 +1,81 @@
+"""The answer box under each question page's title: computed from the results, never typed in."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from idl_helpers import answer_box as A
+from idl_helpers import reports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_question_is_answered_in_a_box_on_its_page():
+    rows = A.rows_by_page(ROOT)
+    boxed = {r["question"] for page in rows.values() for r in page}
+    assert set(reports.questions()) <= boxed
+    for stem, page in rows.items():
+        assert any((ROOT / "notebooks").rglob(f"{stem}.ipynb")), stem
+        html = A.box(page, A.WHY.get(stem, []))
+        assert "nan" not in html.lower().replace("nanjing", ""), stem
+        assert "verdict" in html
+
+
+def _tree(tmp_path: Path, stem: str, edit) -> Path:
+    """A copy of the book's results and sources with one results file edited."""
+    for d in ("notebooks", "book/results"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    path = next((tmp_path / "book/results").glob(f"*/{stem}.json"))
+    payload = json.loads(path.read_text())
+    edit(payload["records"])
+    path.write_text(json.dumps(payload))
+    return tmp_path
+
+
+def _headline(records, metric):
+    return next(r for r in records if r["metric"] == metric)
+
+
+def test_the_box_follows_the_recorded_numbers(tmp_path):
+    """A planted result equal to the report's turns the GRU's verdict from "below" to a match."""
+    report = reports.value("I.P1.b", "test accuracy | gru act=tanh")
+
+    def plant(records):
+        for r in records:
+            if r["metric"] == "test accuracy | gru act=tanh":
+                r["value"] = report
+                r["extra"]["std"] = float("nan")  # a spread that is not a number is left out, never "nan"
+
+    rows = A.rows_by_page(_tree(tmp_path, "11_I_P1b_gru", plant))["11_I_P1b_gru"]
+    head = next(r for r in rows if r["measure"] == "test accuracy | gru act=tanh")
+    assert head["verdict"] == "matches within noise"
+    assert head["difference"] == "+0"
+    assert "nan" not in A.box(rows).lower()
+
+
+def test_a_claim_shows_its_recorded_verdict(tmp_path):
+    def flip(records):
+        for r in records:
+            if r["metric"].startswith("claim: "):
+                r["value"] = "does not hold"
+
+    rows = A.rows_by_page(_tree(tmp_path, "10_I_P1a_rnn", flip))["10_I_P1a_rnn"]
+    claims = [r for r in rows if r["report"] == "claim"]
+    assert claims and all(r["verdict"] == "not confirmed" for r in claims)
+
+
+def test_the_box_goes_under_the_title():
+    body = '<section id="x"><h1>I.P1.b — a GRU<a class="headerlink" href="#x">#</a></h1><p>text</p>'
+    out = A.insert_after_title(body, "<div>BOX</div>")
+    assert out.index("</h1>") < out.index("BOX") < out.index("<p>text")
+
+
+@pytest.mark.parametrize("shown, says_full_missing", [("quick", True), ("full", False)])
+def test_the_box_says_which_profile_it_shows(shown, says_full_missing):
+    row = {"question": "I.P3", "measure": "test accuracy", "report": "0.87", "ours": "0.79",
+           "profile": shown, "verdict": "below", "difference": "-0.08"}
+    html = A.box([row])
+    assert f"<code>{shown}</code> run" in html
+    assert ("have not been run for this page yet" in html) is says_full_missing
