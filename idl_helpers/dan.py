@@ -308,7 +308,10 @@ class StackedDAN(nn.Module):
             empty = keep.sum(-1) == 0
             mask = torch.where(empty[..., None], mask, keep)
         mask = mask.float()
-        summed = torch.einsum("kbl,kbld->kbd", mask, self.embedding(ids))
+        K, B = ids.shape[:2]
+        # the masked sum without building the (K, B, W, dim) vectors: a weighted bag of the embedding rows
+        summed = nn.functional.embedding_bag(ids.reshape(K * B, -1), self.embedding.weight, mode="sum",
+                                             per_sample_weights=mask.reshape(K * B, -1)).view(K, B, -1)
         return summed / mask.sum(-1, keepdim=True).clamp_min(1.0)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
