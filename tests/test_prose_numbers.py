@@ -107,11 +107,12 @@ ALLOWED = {
         "300": "GloVe 300-d, the report's and Iyyer et al.'s vectors",
         "400": "tokens read per review (a setting)", "450": "the report's first hidden layer",
         "20": "the report's epochs (II.5a)", "2,048": "integration points (a setting)",
+        "95": "95% intervals (a convention)",
     },
     "21_II_5bc_dan_sweeps": {
         "12": "the report's epochs (II.5b/c)", "300": "the report's GloVe 300-d", "400": "tokens read (a setting)",
         "450": "the report's first hidden layer", "5,000": "the quick profile's test reviews (a setting)",
-        "10,000": "the quick profile's training reviews (a setting)",
+        "10,000": "the quick profile's training reviews (a setting)", "95": "95% intervals (a convention)",
     },
     "scorecard": {"95": "95% intervals (a convention)", "0.5": "the scorecard's matching tolerance, 0.5%"},
 }
