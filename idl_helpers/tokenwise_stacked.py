@@ -30,6 +30,14 @@ def _linears(seq: nn.Sequential) -> list[str]:
     return [str(i) for i, m in enumerate(seq) if isinstance(m, nn.Linear)]
 
 
+def _dropout(h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Inverted dropout with member k's rate ``p[k]`` on h (K, N, C)."""
+    if bool((p == p[0]).all()):
+        return F.dropout(h, float(p[0]), True)
+    keep = (1.0 - p).view(-1, 1, 1)
+    return h * (torch.rand_like(h) < keep) / keep
+
+
 class StackedTokenwise(nn.Module):
     """``K`` token-wise models (:class:`~idl_helpers.tokenwise.MeanMLP`,
     :class:`~idl_helpers.tokenwise.WeightedSumMLP` or
@@ -38,7 +46,7 @@ class StackedTokenwise(nn.Module):
     ``forward(ids, lengths)`` takes (K, B, T) and (K, B) — each member its own batch — or (1, B, T)
     and (1, B) — one batch for all — and returns logits (K, B, 2); member ``k`` computes exactly what
     ``members[k]`` computes (checked in the tests). Restricted-attention members may differ in their
-    window ``k``, and members may carry different fixed embedding tables of one shape.
+    window ``k``, members may differ in their dropout rate, and members may carry different fixed embedding tables of one shape.
     :meth:`member` gives member ``k`` back as a plain model with its current weights."""
 
     def __init__(self, members: list[tw._TokenwiseBase]):
@@ -51,13 +59,13 @@ class StackedTokenwise(nn.Module):
             if type(m) is not kind:
                 raise ValueError(f"members differ in kind: {kind.__name__} vs {type(m).__name__}")
             other = {n: tuple(p.shape) for n, p in m.named_parameters() if p.requires_grad}
-            if other != shape or m.hparams.get("dropout") != members[0].hparams.get("dropout"):
-                raise ValueError("members differ in shape or dropout")
+            if other != shape:
+                raise ValueError("members differ in shape")
             if m.embedding.weight.shape != members[0].embedding.weight.shape:
                 raise ValueError("members' embedding tables differ in shape")
         self.K = len(members)
         self.kind = kind
-        self.dropout = float(members[0].hparams["dropout"])
+        self.register_buffer("dropouts", torch.tensor([float(m.hparams["dropout"]) for m in members]))
         self.names = list(shape)
         self.params = nn.ParameterDict({
             n.replace(".", "__"): nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach().clone()
@@ -101,7 +109,8 @@ class StackedTokenwise(nn.Module):
         return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
 
     def _mlp(self, x: torch.Tensor, module: str, layers: list[str], dropout: float) -> torch.Tensor:
-        """x (K, ..., d) → (K, ..., d_out): member k's MLP ``module``."""
+        """x (K, ..., d) → (K, ..., d_out): member k's MLP ``module`` (``dropout``: 0 = none, else
+        each member's own dropout rate, in training mode)."""
         lead = x.shape[:-1]
         h = x.reshape(self.K, -1, x.shape[-1])
         for j, name in enumerate(layers):
@@ -109,7 +118,7 @@ class StackedTokenwise(nn.Module):
             if j < len(layers) - 1:
                 h = F.relu(h)
                 if dropout and self.training:
-                    h = F.dropout(h, dropout, True)
+                    h = _dropout(h, self.dropouts)
         return h.reshape(*lead, h.shape[-1])
 
     def _lookup(self, ids: torch.Tensor) -> torch.Tensor:
@@ -137,7 +146,7 @@ class StackedTokenwise(nn.Module):
             x = self._lookup(ids)                                                 # (K, B, T, d)
             if self.kind is tw.RestrictedAttentionMLP:
                 x = self._attend(x, mask)
-            sub = self._mlp(x, "mlp", self.mlp_layers, self.dropout)
+            sub = self._mlp(x, "mlp", self.mlp_layers, 1.0)
             imp = self._mlp(x, "importance", self.imp_layers, 0.0)[..., 0] if self.imp_layers else None
         mask = mask.expand(self.K, *mask.shape[1:])
         if imp is not None:

@@ -85,3 +85,18 @@ def test_fit_stacked_trains_each_member_as_alone(emb):
         alone = fit(plain[k], data, data, epochs=2, batch_size=16, lr=1e-2, seed=s, progress=False, eval_name="val")
         assert abs(res[k].history.final["val_loss"] - alone.history.final["val_loss"]) < 1e-4
         assert res[k].history.final["val_acc"] == alone.history.final["val_acc"]
+
+
+def test_members_may_differ_in_dropout_and_eval_ignores_it(emb):
+    ms = [build(tw.MeanMLP, emb, 0, layers=3, width=8, dropout=p) for p in (0.15, 0.3)]
+    stack = StackedTokenwise(ms)
+    ids, lengths = batch([12, 6])
+    with torch.no_grad():
+        out = stack.eval()(ids.unsqueeze(0), lengths.unsqueeze(0))
+        for k, m in enumerate(ms):
+            assert torch.allclose(out[k], m.eval()(ids, lengths), atol=1e-5)
+        stack.train()
+        h = torch.ones(2, 20000, 1)
+        from idl_helpers.tokenwise_stacked import _dropout
+        kept = (_dropout(h, stack.dropouts) > 0).float().mean(1).squeeze()
+        assert abs(float(kept[0]) - 0.85) < 0.02 and abs(float(kept[1]) - 0.7) < 0.02
