@@ -87,7 +87,7 @@ ALLOWED = {
     "21_I_P3_weighted_sum": {"0.1": "the report's dropout", "20": "words shown (a setting)",
                              "95": "95% intervals (a convention)",
                              "25": "the input-representation probe's PCA dimensions, 10 and 25 (a setting)"},
-    "22_I_P4_restricted_attention": {},
+    "22_I_P4_restricted_attention": {"95": "95% intervals (a convention)"},
     "23_I_P2_4_comparison": {"20": "page numbers 20–22", "22": "page numbers 20–22",
                              "2": "COURSEWORK.md: the report's 500-review numbers carry 'about ±2 points of noise'"},
     "03_II_1d_4b_bigram_lm": {
