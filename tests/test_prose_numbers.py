@@ -83,6 +83,7 @@ ALLOWED = {
         "0.15": "the report's dropout (row 1)", "0.3": "the report's dropout (row 2)",
         "0.1": "the report's dropout (row 3)", "25": "the report's width (rows 1–2)",
         "20": "the vocabulary shown: words seen at least 20 times (a setting)",
+        "95": "95% intervals (a convention)",
     },
     "21_I_P3_weighted_sum": {"0.1": "the report's dropout", "20": "words shown (a setting)",
                              "95": "95% intervals (a convention)",
