@@ -90,7 +90,8 @@ ALLOWED = {
                              "25": "the input-representation probe's PCA dimensions, 10 and 25 (a setting)"},
     "22_I_P4_restricted_attention": {"95": "95% intervals (a convention)"},
     "23_I_P2_4_comparison": {"20": "page numbers 20–22", "22": "page numbers 20–22",
-                             "2": "COURSEWORK.md: the report's 500-review numbers carry 'about ±2 points of noise'"},
+                             "2": "COURSEWORK.md: the report's 500-review numbers carry 'about ±2 points of noise'",
+                             "95": "95% intervals (a convention)"},
     "03_II_1d_4b_bigram_lm": {
         "0.3": "the course's learning rate", "112.86": "the report's dev perplexity (112.862), rounded",
         "1,000": "the smoke profile's iterations (a setting)", "2,000": "the course's vocabulary size; dev scored every 2,000 iterations",
