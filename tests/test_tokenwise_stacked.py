@@ -100,3 +100,12 @@ def test_members_may_differ_in_dropout_and_eval_ignores_it(emb):
         from idl_helpers.tokenwise_stacked import _dropout
         kept = (_dropout(h, stack.dropouts) > 0).float().mean(1).squeeze()
         assert abs(float(kept[0]) - 0.85) < 0.02 and abs(float(kept[1]) - 0.7) < 0.02
+
+
+def test_shared_dropout_rate_keeps_its_share_and_scales():
+    from idl_helpers.tokenwise_stacked import _dropout
+    h = torch.ones(3, 40000, 1)
+    out = _dropout(h, torch.tensor([0.1, 0.1, 0.1]))
+    kept = out > 0
+    assert abs(float(kept.float().mean()) - 0.9) < 0.01
+    assert torch.allclose(out[kept], torch.tensor(1 / 0.9))
