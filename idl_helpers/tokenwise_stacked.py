@@ -4,8 +4,11 @@
 shape (e.g. the same configuration built under ``K`` seeds, or restricted-attention models with
 different windows ``k``, or models whose fixed embedding tables differ, e.g. PCA projections padded
 with zeros to one width) and stacks every trainable parameter along a new leading dimension. One
-forward pass computes all ``K`` members with batched matrix products, so the per-step Python and
-dispatch overhead that dominates these small models on a CPU is paid once for all of them.
+forward pass computes all ``K`` members with batched matrix products. Measured on one CPU core, a
+step's arithmetic is what costs (≈ 75 ms per 10 × 50 MLP member and batch of 128 reviews, growing
+linearly with ``K``): the stack saves the per-member Python overhead and gives the second core larger
+products to share, it does not make a member's arithmetic cheaper. Its dropout draws one scaled mask
+per layer, about half the cost of ``F.dropout`` on a CPU.
 :func:`idl_helpers.train.fit_stacked` trains it: the summed loss gives each member exactly the
 gradient of its own loss and Adam is element-wise, so each member trains as it would alone (its
 own batch order from its own seed; only the dropout masks come from a shared random stream).
