@@ -17,10 +17,20 @@ empty review ``0``, or a typical review) to the review's average gives each toke
 an ``n``-token review the share ``g · (e_i − b) / n``; the shares add up to
 ``f(avg) − f(b)`` (exactly for a linear head, up to the quadrature error of the path
 integral otherwise).
+
+Several DANs of one width are trained side by side as one :class:`StackedDAN` by
+:func:`fit_dans` (each member with its own initialisation, batch order and word-dropout draws,
+exactly as a separate run; ``tests/test_part2_models.py`` checks this against
+:func:`idl_helpers.train.fit`). Model selection there uses a validation split only; the test
+split is measured for the selected epoch (and, to measure what picking on test would be worth,
+at every epoch, never used to choose).
 """
 
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -158,5 +168,349 @@ def bag_of_words(ids: np.ndarray, vocab_size: int):
     return x
 
 
-__all__ = ["DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions", "contributions_by_word",
+
+# --- several DANs of one width, trained side by side ---------------------------------------------
+
+@torch.no_grad()
+def masked_mean(embedding: nn.Embedding, ids: torch.Tensor, lengths: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Each review's mean word vector ``(N, dim)``, as :meth:`DAN.average` computes it in evaluation
+    mode (no word dropout), in chunks of ``chunk`` reviews."""
+    out = []
+    for s in range(0, len(ids), chunk):
+        i, n = ids[s:s + chunk], lengths[s:s + chunk]
+        width = int(n.max())
+        mask = (torch.arange(width, device=i.device)[None, :] < n[:, None]).float()
+        summed = torch.einsum("bl,bld->bd", mask, embedding(i[:, :width]))
+        out.append(summed / mask.sum(1, keepdim=True).clamp_min(1.0))
+    return torch.cat(out)
+
+
+class StackedDAN(nn.Module):
+    """``K`` :class:`DAN` s with the same hidden widths as one model (weights ``(K, out, in)``).
+
+    Members may differ in their activations and word dropout; they share the fixed embedding.
+    ``head(x)`` maps ``(K, B, dim)`` averages to ``(K, B, C)`` logits with batched matrix products;
+    :meth:`average` takes each member's own batch ``(K, B, T)``, ``(K, B)`` and, in training mode,
+    drops words for member ``k`` with its own generator ``generators[k]`` (the draws a separate run
+    would make from the global generator: see :meth:`from_seeds`). Members are independent: the
+    sum of their losses has, for member ``k``, exactly the gradient of member ``k``'s own loss, and
+    Adam is element-wise, so one optimizer trains each member as it would be trained alone.
+    """
+
+    def __init__(self, members: Sequence[DAN], generators: Sequence[torch.Generator | None] | None = None):
+        super().__init__()
+        if not members:
+            raise ValueError("no members")
+        shape = [tuple(p.shape) for p in members[0].head.parameters()]
+        for m in members[1:]:
+            if [tuple(p.shape) for p in m.head.parameters()] != shape:
+                raise ValueError("members differ in their widths")
+            if not torch.equal(m.embedding.weight, members[0].embedding.weight):
+                raise ValueError("members must share their (fixed) embeddings")
+        if any(m.embedding.weight.requires_grad for m in members):
+            raise ValueError("StackedDAN trains the MLP only: the embeddings must be frozen")
+        self.K = len(members)
+        self.embedding = members[0].embedding
+        self.names = [n for n, _ in members[0].head.named_parameters()]
+        self.params = nn.ParameterDict({
+            n.replace(".", "__"): nn.Parameter(torch.stack([dict(m.head.named_parameters())[n].detach().clone()
+                                                            for m in members]))
+            for n in self.names})
+        self.n_layers = len(self.names) // 2
+        self.activation_names = [list(m.activation_names) for m in members]
+        self.word_dropout = [m.word_dropout for m in members]
+        self.generators = list(generators) if generators is not None else [None] * self.K
+        if len(self.generators) != self.K:
+            raise ValueError(f"{self.K} members but {len(self.generators)} generators")
+        self._acts = {name: cls() for name, cls in ACTIVATIONS.items()}
+        self._template = [members[0]]            # a list, so it is not registered as a submodule
+
+    @classmethod
+    def from_seeds(cls, embeddings, seeds: Sequence[int], **dan_kwargs) -> "StackedDAN":
+        """Members built as ``torch.manual_seed(s); DAN(embeddings, **dan_kwargs)`` for each seed;
+        member ``s``'s word-dropout generator continues the global generator from where that
+        separate run would (right after building the model)."""
+        members, gens = [], []
+        for s in seeds:
+            torch.manual_seed(s)
+            members.append(DAN(embeddings, **dan_kwargs))
+            g = torch.Generator()
+            g.set_state(torch.get_rng_state())
+            gens.append(g)
+        return cls(members, gens)
+
+    @staticmethod
+    def concat(stacks: Sequence["StackedDAN"]) -> "StackedDAN":
+        """One stack of the members of ``stacks`` (in order), their generators included."""
+        members = [s.member(k) for s in stacks for k in range(s.K)]
+        return StackedDAN(members, [g for s in stacks for g in s.generators])
+
+    def stacked(self) -> dict[str, torch.Tensor]:
+        return {n: self.params[n.replace(".", "__")] for n in self.names}
+
+    def member(self, k: int) -> DAN:
+        """Member ``k`` as a standalone :class:`DAN` (a copy of its current weights)."""
+        tmpl = self._template[0]
+        m = DAN.__new__(DAN)
+        nn.Module.__init__(m)
+        m.embedding = self.embedding
+        m.word_dropout = self.word_dropout[k]
+        m.activation_names = list(self.activation_names[k])
+        layers: list[nn.Module] = []
+        for li, mod in enumerate(tmpl.head):
+            if isinstance(mod, nn.Linear):
+                layers.append(nn.Linear(mod.in_features, mod.out_features).to(mod.weight.device))
+            else:
+                layers.append(ACTIVATIONS[m.activation_names[li // 2]]())
+        m.head = nn.Sequential(*layers)
+        with torch.no_grad():
+            own = dict(m.head.named_parameters())
+            for n, p in self.stacked().items():
+                own[n].copy_(p[k])
+        m.train(self.training)
+        return m
+
+    def _activate(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        names = [a[layer] for a in self.activation_names]
+        first = names[0]
+        out = self._acts[first](z)
+        for other in dict.fromkeys(names):
+            if other == first:
+                continue
+            pick = torch.tensor([n == other for n in names], device=z.device)[:, None, None]
+            out = torch.where(pick, self._acts[other](z), out)
+        return out
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        P = self.stacked()
+        for layer in range(self.n_layers):
+            w, b = P[f"{2 * layer}.weight"], P[f"{2 * layer}.bias"]
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            if layer < self.n_layers - 1:
+                x = self._activate(layer, x)
+        return x
+
+    def average(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``(K, B, dim)`` means of each member's batch; word dropout in training mode."""
+        width = int(lengths.max())
+        ids = ids[..., :width]
+        mask = torch.arange(width, device=ids.device) < lengths[..., None]                 # (K, B, W)
+        if self.training and any(p > 0 for p in self.word_dropout):
+            r = torch.ones(mask.shape, device=ids.device)
+            for k, (p, g) in enumerate(zip(self.word_dropout, self.generators)):
+                if p > 0:
+                    wk = int(lengths[k].max())                         # the width a separate run sees
+                    draw = torch.rand((ids.shape[1], wk), generator=g) if g is not None else \
+                        torch.rand((ids.shape[1], wk))
+                    r[k, :, :wk] = draw.to(ids.device)
+            p = torch.tensor(self.word_dropout, device=ids.device)[:, None, None]
+            keep = mask & (r >= p)
+            empty = keep.sum(-1) == 0
+            mask = torch.where(empty[..., None], mask, keep)
+        mask = mask.float()
+        K, B = ids.shape[:2]
+        # the masked sum without building the (K, B, W, dim) vectors: a weighted bag of the embedding rows
+        summed = nn.functional.embedding_bag(ids.reshape(K * B, -1), self.embedding.weight, mode="sum",
+                                             per_sample_weights=mask.reshape(K * B, -1)).view(K, B, -1)
+        return summed / mask.sum(-1, keepdim=True).clamp_min(1.0)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.average(ids, lengths))
+
+
+@dataclass
+class DANRun:
+    """One member's run under :func:`fit_dans`.
+
+    ``history.epochs``: per epoch ``train_loss``, ``train_acc`` (word dropout on), ``val_loss``,
+    ``val_acc`` and — when a test split was given with ``test_every_epoch`` — ``test_loss``,
+    ``test_acc`` (for measuring what choosing on test would be worth, never for choosing);
+    ``history.best_epoch`` is the epoch of the best validation accuracy (the first, on ties).
+    ``selected_test`` / ``final_test`` are the test metrics of the validation-selected epoch and of
+    the last epoch (``None`` without a test split or after divergence); ``model`` has the weights
+    of the selected epoch, ``final_model`` those of the last one."""
+    history: "History"
+    model: DAN | None
+    final_model: DAN | None
+    selected_test: dict | None
+    final_test: dict | None
+    selected_proba: np.ndarray | None
+    final_proba: np.ndarray | None
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.history.best_epoch
+
+    @property
+    def diverged(self) -> bool:
+        return self.history.diverged
+
+
+def _member_eval(logits: torch.Tensor, labels: torch.Tensor):
+    """Per member ``(loss, accuracy)`` from ``(K, N, C)`` logits (NaN for non-finite outputs)."""
+    K = logits.shape[0]
+    finite = torch.isfinite(logits).flatten(1).all(1)
+    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.repeat(K),
+                                       reduction="none").view(K, -1).mean(1)
+    acc = (logits.argmax(-1) == labels).float().mean(1)
+    nan = torch.full_like(loss, float("nan"))
+    return torch.where(finite, loss, nan).tolist(), torch.where(finite, acc, nan).tolist()
+
+
+def fit_dans(model: StackedDAN, train, val, *, seeds: Sequence[int], epochs: int, batch_size: int, lr: float,
+             test=None, test_every_epoch: bool = True, eval_batch_size: int = 8192,
+             optimizer_kwargs: dict | None = None, progress: bool = False, desc: str = "") -> list[DANRun]:
+    """Train the members of ``model`` with Adam and cross-entropy; select each one's epoch on ``val``.
+
+    ``train``, ``val``, ``test`` are ``(ids, lengths, labels)`` tensors. Member ``k`` draws its batch
+    order from ``seeds[k]`` exactly as :func:`idl_helpers.train.fit` does (``torch.randperm`` of a
+    generator seeded with it, each epoch), so each member is the run ``fit`` would make alone. When
+    no member drops words, each review's average is computed once and the epochs train the MLP on
+    it (the same numbers as averaging every batch again, up to float rounding). Validation (and
+    test) averages are always computed once. ``optimizer_kwargs`` go to Adam (default
+    ``{"fused": True}``, the fastest on small batches). A member whose loss, weights or outputs become
+    NaN/inf is stopped (its history says why and its metrics are ``None``); the others go on.
+    """
+    from tqdm.std import tqdm
+
+    from .metrics import classification_metrics
+    from .train import History
+
+    K = model.K
+    seeds = list(seeds)
+    if len(seeds) != K:
+        raise ValueError(f"{K} members but {len(seeds)} seeds")
+    device = next(model.parameters()).device
+    train = [t.to(device) for t in train]
+    ids_tr, len_tr, y_tr = train
+    emb = model.embedding
+    avg_val = masked_mean(emb, val[0].to(device), val[1].to(device))
+    y_val = val[2].to(device)
+    if test is not None:
+        avg_te, y_te = masked_mean(emb, test[0].to(device), test[1].to(device)), test[2].to(device)
+    precomputed = all(p == 0 for p in model.word_dropout)
+    avg_tr = masked_mean(emb, ids_tr, len_tr) if precomputed else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused Adam: one kernel for all parameters; the same update element by element as fit's Adam
+    opt = torch.optim.Adam(params, lr=lr, **({"fused": True} if optimizer_kwargs is None else optimizer_kwargs))
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    hists = [History() for _ in range(K)]
+    alive = torch.ones(K, dtype=torch.bool, device=device)
+    best_acc = [-math.inf] * K
+    best_state: list[dict | None] = [None] * K
+    best_proba: list[np.ndarray | None] = [None] * K
+
+    @torch.no_grad()
+    def logits_of(avgs):
+        return torch.cat([model.head(avgs[s:s + eval_batch_size].expand(K, -1, -1))
+                          for s in range(0, len(avgs), eval_batch_size)], 1).float()
+
+    def stop(k, message):
+        alive[k] = False
+        hists[k].diverged, hists[k].message = True, message
+
+    n = len(y_tr)
+    n_steps = math.ceil(n / batch_size)
+    t0 = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc or "DANs", disable=not progress, leave=False)
+    for epoch in bar:
+        if not bool(alive.any()):
+            break
+        model.train()
+        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)      # (K, n)
+        tot_loss = torch.zeros(K, dtype=torch.float64, device=device)
+        tot_correct = torch.zeros(K, dtype=torch.long, device=device)
+        for start in range(0, n, batch_size):
+            idx = orders[:, start:start + batch_size]                                      # (K, b)
+            x = avg_tr[idx] if precomputed else model.average(ids_tr[idx], len_tr[idx])
+            logits = model.head(x)
+            labels = y_tr[idx]
+            losses = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                                 reduction="none").view(K, -1).mean(1)
+            opt.zero_grad(set_to_none=True)
+            torch.where(alive, losses, torch.zeros_like(losses)).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                tot_loss += losses.detach().double() * idx.shape[1]
+                tot_correct += (logits.detach().argmax(-1) == labels).sum(1)
+        now = time.perf_counter() - t0
+        with torch.no_grad():
+            finite_w = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+        loss_list, correct_list, finite_list = tot_loss.tolist(), tot_correct.tolist(), finite_w.tolist()
+        for k in range(K):
+            if bool(alive[k]) and not math.isfinite(loss_list[k]):
+                stop(k, f"loss became non-finite in epoch {epoch + 1} (of {epochs}); run stopped")
+            elif bool(alive[k]) and not finite_list[k]:
+                stop(k, f"parameters became NaN/inf in epoch {epoch + 1} (of {epochs}); run stopped")
+        model.eval()
+        v_logits = logits_of(avg_val)
+        v_loss, v_acc = _member_eval(v_logits, y_val)
+        if test is not None and test_every_epoch:
+            t_logits = logits_of(avg_te)
+            t_loss, t_acc = _member_eval(t_logits, y_te)
+        for k in range(K):
+            if not bool(alive[k]):
+                continue
+            if not (math.isfinite(v_loss[k]) and math.isfinite(v_acc[k])):
+                stop(k, f"validation outputs became NaN/inf in epoch {epoch + 1} (of {epochs}); run stopped")
+                continue
+            row = {"epoch": epoch + 1, "train_loss": loss_list[k] / n, "train_acc": correct_list[k] / n,
+                   "val_loss": v_loss[k], "val_acc": v_acc[k]}
+            if test is not None and test_every_epoch:
+                row.update(test_loss=t_loss[k], test_acc=t_acc[k])
+            row.update(time_s=now, steps=(epoch + 1) * n_steps)
+            hists[k].epochs.append(row)
+            if v_acc[k] > best_acc[k]:
+                best_acc[k], hists[k].best_epoch = v_acc[k], epoch + 1
+                best_state[k] = {nm: p[k].detach().clone() for nm, p in model.stacked().items()}
+                if test is not None and test_every_epoch:
+                    best_proba[k] = torch.softmax(t_logits[k], -1)[:, 1].cpu().numpy()
+        if progress:
+            bar.set_postfix(mean_val_acc=f"{np.nanmean(v_acc):.3f}")
+    wall = time.perf_counter() - t0
+    model.eval()
+    final_proba = [None] * K
+    if test is not None:
+        t_logits = logits_of(avg_te)
+        final_proba = [torch.softmax(t_logits[k], -1)[:, 1].cpu().numpy() for k in range(K)]
+        if not test_every_epoch and any(s is not None for s in best_state):
+            with torch.no_grad():
+                saved = {nm: p.detach().clone() for nm, p in model.stacked().items()}
+                for k in range(K):
+                    if best_state[k] is not None:
+                        for nm, p in model.stacked().items():
+                            p[k].copy_(best_state[k][nm])
+                sel = logits_of(avg_te)
+                best_proba = [torch.softmax(sel[k], -1)[:, 1].cpu().numpy() for k in range(K)]
+                for nm, p in model.stacked().items():
+                    p.copy_(saved[nm])
+    final_models = [model.member(k) for k in range(K)]
+    with torch.no_grad():
+        saved = {nm: p.detach().clone() for nm, p in model.stacked().items()}
+        for k in range(K):
+            if best_state[k] is not None:
+                for nm, p in model.stacked().items():
+                    p[k].copy_(best_state[k][nm])
+        selected_models = [model.member(k) for k in range(K)]
+        for nm, p in model.stacked().items():
+            p.copy_(saved[nm])
+    y_np = y_te.cpu().numpy() if test is not None else None
+    runs = []
+    for k in range(K):
+        h = hists[k]
+        h.wall_time_s = wall
+        if test is not None and not h.diverged and not np.isfinite(final_proba[k]).all():
+            h.diverged, h.message = True, "outputs on the test set are NaN/inf; no metrics computed"
+        if h.diverged:
+            print(f"[{desc or 'DAN'} member {k}] DIVERGED: {h.message}")
+            runs.append(DANRun(h, None, None, None, None, None, None))
+            continue
+        fin = classification_metrics(y_np, final_proba[k]) if test is not None else None
+        sel = (classification_metrics(y_np, best_proba[k])
+               if test is not None and best_proba[k] is not None and np.isfinite(best_proba[k]).all() else None)
+        runs.append(DANRun(h, selected_models[k], final_models[k], sel, fin, best_proba[k], final_proba[k]))
+    return runs
+
+
+__all__ = ["StackedDAN", "fit_dans", "DANRun", "masked_mean", "DAN", "ACTIVATIONS", "REPORT_HIDDEN", "report_dan", "word_contributions", "contributions_by_word",
            "mean_vectors", "bag_of_words"]
