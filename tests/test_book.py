@@ -54,3 +54,14 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     card = (html / "book" / "scorecard.html").read_text()
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", card)
     assert "passed" in cells and "FAILED" not in cells  # rendered table cells, not the page's code
+
+
+def test_the_build_skips_the_runners_staging_folders():
+    """A build while a run is in progress must not read the half-executed copy in book/.run-*."""
+    import yaml
+    from sphinx.util.matching import Matcher
+
+    patterns = yaml.safe_load((paths.REPO_ROOT / "_config.yml").read_text())["exclude_patterns"]
+    skip = Matcher(patterns)
+    assert skip("book/.run-abc123/pages/part1/10_I_P1a_rnn.ipynb")
+    assert not skip("book/part1/10_I_P1a_rnn.ipynb")
