@@ -82,7 +82,8 @@ def rows_by_page(root: Path) -> dict[str, list[dict]]:
                 v, e = str(c["value"]), c["extra"] if isinstance(c["extra"], dict) else {}
                 ours = "—"
                 try:
-                    est, lo, hi = (float(e[k]) for k in ("estimate", "low", "high"))
+                    est = float(e["estimate"] if "estimate" in e else e["slope"])  # a trend records its slope
+                    lo, hi = float(e["low"]), float(e["high"])
                     if all(x == x for x in (est, lo, hi)):
                         ours = f"{est:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                 except (KeyError, TypeError, ValueError):

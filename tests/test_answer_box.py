@@ -79,3 +79,9 @@ def test_the_box_says_which_profile_it_shows(shown, says_full_missing):
     html = A.box([row])
     assert f"<code>{shown}</code> run" in html
     assert ("have not been run for this page yet" in html) is says_full_missing
+
+
+def test_a_trend_claim_shows_its_slope_and_interval():
+    rows = A.rows_by_page(ROOT)["11_I_P1b_gru"]
+    trend = next(r for r in rows if r["measure"].startswith("over-fitting"))
+    assert trend["ours"] != "—" and "[" in trend["ours"]
