@@ -186,14 +186,12 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["body"] = insert_after_title(context["body"], box(rows, whys))
 
 
-def _outdated(app, env, added, changed, removed):
-    """Re-write every page of the book: what this extension adds comes from files outside the
-    page (results, run logs), so an unchanged page may still need a new box."""
-    return [d for d in env.found_docs if d.startswith("book/")]
 
 
 def setup(app):
     app.connect("builder-inited", _builder_inited)
-    app.connect("env-get-outdated", _outdated)
+    from .sphinx_status import rewrite_book_pages
+
+    app.connect("env-get-outdated", rewrite_book_pages)
     app.connect("html-page-context", _page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

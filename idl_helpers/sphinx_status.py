@@ -58,14 +58,15 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["body"] = banner(status) + context["body"]
 
 
-def _outdated(app, env, added, changed, removed):
-    """Re-write every page of the book: what this extension adds comes from files outside the
-    page (results, run logs), so an unchanged page may still need a new box."""
+def rewrite_book_pages(app, env, added, changed, removed):
+    """``env-get-outdated``: re-write every page of the book. What the book's extensions add (this
+    banner, :mod:`idl_helpers.answer_box`) comes from files outside the page (run logs, results),
+    so an unchanged page may still need a new one."""
     return [d for d in env.found_docs if d.startswith("book/")]
 
 
 def setup(app):
     app.connect("builder-inited", _builder_inited)
-    app.connect("env-get-outdated", _outdated)
+    app.connect("env-get-outdated", rewrite_book_pages)
     app.connect("html-page-context", _page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

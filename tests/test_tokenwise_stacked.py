@@ -9,24 +9,9 @@ import torch
 from idl_helpers import tokenwise as tw
 from idl_helpers.tokenwise_stacked import StackedTokenwise, build
 
-V, D, L = 40, 6, 12
+from test_tokenwise import D, L, V, batch, emb  # noqa: F401 (emb is a fixture)
+
 KINDS = [(tw.MeanMLP, {}), (tw.WeightedSumMLP, {}), (tw.RestrictedAttentionMLP, {"k": 2})]
-
-
-@pytest.fixture()
-def emb():
-    rng = np.random.default_rng(0)
-    e = rng.normal(size=(V, D)).astype(np.float32)
-    e[0] = 0.0
-    return e
-
-
-def batch(lengths, max_len=L, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(2, V, (len(lengths), max_len), generator=g)
-    lengths = torch.tensor(lengths)
-    ids[~tw.padding_mask(lengths, max_len)] = 0
-    return ids, lengths
 
 
 def members(cls, kw, emb, seeds=(0, 1, 2)):
