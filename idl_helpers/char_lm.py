@@ -156,6 +156,19 @@ def train_char_lm(model: CharGRU, train: torch.Tensor, held: torch.Tensor, *, it
     return hist
 
 
+def train_new(vocab_size: int, train: torch.Tensor, held: torch.Tensor, *, hidden: int, layers: int = 1,
+              seed: int = 0, device: str = "cpu", chunk_len: int = 400,
+              **fit) -> tuple[CharGRU, CharLMHistory, float]:
+    """A fresh :class:`CharGRU`, initialised from ``seed`` and trained by :func:`train_char_lm`
+    (``fit``: its settings); returns the model, its history and its loss on the whole ``held``
+    slice. A module-level function, so that a page can train one model in a second process
+    (:func:`idl_helpers.parallel.start`) while it trains another."""
+    torch.manual_seed(seed)
+    model = CharGRU(vocab_size, hidden, layers=layers).to(device)
+    hist = train_char_lm(model, train, held, chunk_len=chunk_len, seed=seed, progress=False, **fit)
+    return model, hist, held_out_loss(model, held, chunk_len)
+
+
 @torch.no_grad()
 def sample(model: CharGRU, vocab: CharVocab, prime: str, length: int, temperature: float = 0.8,
            seed: int = 0) -> str:
