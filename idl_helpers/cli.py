@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import json
 import sys
 from pathlib import Path
 
@@ -223,10 +224,31 @@ def _cmd_status(a) -> int:
     bad = [p for p in pages if not p.ok]
     counts = {s: sum(p.state == s for p in pages) for s in ("current", "stale", "failed", "interrupted", "missing")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(pages)} pages")
+    _print_notebook_time(pages)
     if bad:
         print(f"not current: {', '.join(p.name for p in bad)} — re-run them with "
               f"`idl-book run --profile {bad[0].profile or 'quick'} --only NAME …`", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _print_notebook_time(pages) -> None:
+    """The sum of the recorded wall times of the pages shown, per profile, against its budget."""
+    from . import paths
+    from .page_status import BUDGET_S, budget_text
+
+    for profile in dict.fromkeys(p.profile for p in pages if p.profile):
+        log_file = paths.results_dir() / f"runs-{profile}.json"
+        if not log_file.exists():
+            continue
+        names = {p.name for p in pages if p.profile == profile}
+        walls = [nb.get("wall_time_s") or 0.0 for nb in json.loads(log_file.read_text()).get("notebooks", [])
+                 if nb.get("name") in names and nb.get("status") == "ok"]
+        total = float(sum(walls))
+        line = f"{profile}: {len(walls)} of {len(names)} pages ran, {total:,.0f} s ({total / 3600:.2f} h) of notebook time"
+        if profile in BUDGET_S:
+            line += f", {budget_text(total, BUDGET_S[profile])}" + ("" if len(walls) == len(names) else
+                                                                   " so far")
+        print(line)
 
 
 def _positive_int(text: str) -> int:

@@ -27,6 +27,8 @@ from . import paths
 from .profiles import PROFILES
 
 RANK = {p: i for i, p in enumerate(PROFILES)}
+#: what the whole book may take on a 2-core CPU, per profile: the sum of the notebooks' wall times
+BUDGET_S = {"quick": 25 * 60, "full": 150 * 60}
 
 PACKAGE = "idl_helpers"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -233,3 +235,9 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
             else:
                 out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}{shows}"))
     return out
+
+
+def budget_text(total_s: float, budget_s: float) -> str:
+    """``"within the 150 min budget"`` or ``"over the 25 min budget by 312 s"``."""
+    what = f"the {budget_s / 60:.0f} min budget"
+    return f"within {what}" if total_s <= budget_s else f"over {what} by {total_s - budget_s:.0f} s"

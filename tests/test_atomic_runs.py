@@ -229,14 +229,24 @@ def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypa
     monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
     monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
     runner.run_notebooks("smoke", progress=False)
+    monkeypatch.setattr(page_status, "BUDGET_S", {"smoke": 3600})
     assert cli.main(["status"]) == 0, capsys.readouterr()
-    assert "2 current of 2 pages" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 current of 2 pages" in out
+    # the book's notebook time, the sum of the recorded wall times, against the profile's budget
+    walls = sum(nb["wall_time_s"] for nb in _log(root).values())
+    assert f"smoke: 2 of 2 pages ran, {walls:,.0f} s" in out and "within the 60 min budget" in out
     monkeypatch.setenv("FLAKY", "1")
     runner.run_notebooks("smoke", only=["03"], progress=False)
     assert cli.main(["status"]) == 1
     captured = capsys.readouterr()
     assert "03_flaky" in captured.err and "failed" in captured.out
     assert cli.main(["status", "--profile", "quick"]) == 1  # no quick page at all
+
+
+def test_budget_text():
+    assert page_status.budget_text(1500, 25 * 60) == "within the 25 min budget"
+    assert page_status.budget_text(1812, 25 * 60) == "over the 25 min budget by 312 s"
 
 
 def test_recorded_commit_ignores_the_runners_own_outputs(tmp_path):
