@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .sphinx_status import rewrite_book_pages
+
 #: the summary columns with our value, most thorough profile first
 _OURS = ("full", "quick", "smoke")
 
@@ -186,12 +188,8 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["body"] = insert_after_title(context["body"], box(rows, whys))
 
 
-
-
 def setup(app):
     app.connect("builder-inited", _builder_inited)
-    from .sphinx_status import rewrite_book_pages
-
     app.connect("env-get-outdated", rewrite_book_pages)
     app.connect("html-page-context", _page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import json
 import sys
 from pathlib import Path
 
@@ -233,16 +232,14 @@ def _cmd_status(a) -> int:
 
 def _print_notebook_time(pages) -> None:
     """The sum of the recorded wall times of the pages shown, per profile, against its budget."""
-    from . import paths
-    from .page_status import BUDGET_S, budget_text
+    from .page_status import BUDGET_S, budget_text, read_log
 
     for profile in dict.fromkeys(p.profile for p in pages if p.profile):
-        log_file = paths.results_dir() / f"runs-{profile}.json"
-        if not log_file.exists():
+        log = read_log(paths.results_dir(), profile)
+        if not log:
             continue
         names = {p.name for p in pages if p.profile == profile}
-        walls = [nb.get("wall_time_s") or 0.0 for nb in json.loads(log_file.read_text()).get("notebooks", [])
-                 if nb.get("name") in names and nb.get("status") == "ok"]
+        walls = [e.get("wall_time_s") or 0.0 for name, e in log.items() if name in names and e.get("status") == "ok"]
         total = float(sum(walls))
         line = f"{profile}: {len(walls)} of {len(names)} pages ran, {total:,.0f} s ({total / 3600:.2f} h) of notebook time"
         if profile in BUDGET_S:
