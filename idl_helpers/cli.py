@@ -258,17 +258,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _interrupt_on_sigterm() -> None:
-    """CI cancels a job with SIGTERM: treat it like Ctrl-C, so the runner cleans up the same way."""
+def _interrupt_on_signals() -> None:
+    """CI cancels a job with SIGTERM, a dropped SSH session sends SIGHUP: treat both like Ctrl-C,
+    so the runner cleans up, stops its kernels and marks the run interrupted the same way."""
     import signal
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. called from a test runner's worker)
-        pass
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread (e.g. called from a test runner's worker)
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "run" and a.only is not None and not all(n.strip() for n in a.only):
         p.error("--only needs notebook names; an empty name would match every notebook")
     if a.command == "run":
-        _interrupt_on_sigterm()
+        _interrupt_on_signals()
     from .data._fetch import DataError
 
     try:

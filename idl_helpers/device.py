@@ -18,12 +18,13 @@ def resolve(device: str = "auto") -> str:
     return device
 
 
-def describe(device: str) -> str:
-    """A human-readable device name for results, e.g. ``cuda (NVIDIA H100 80GB HBM3)``."""
-    import platform
-
+def describe(device: str, threads: int | None = None) -> str:
+    """A human-readable device name for results, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or
+    ``cpu (AMD EPYC, 2 threads)`` (``threads``: default, this process's torch threads)."""
     import torch
+
+    from .numerics import cpu_model
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({cpu_model()}, {threads or torch.get_num_threads()} threads)"

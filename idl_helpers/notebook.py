@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import device as device_mod
-from . import paths, tables
+from . import numerics, paths, tables
 from .profiles import check_profile
 from .results import Recorder, git_commit, versions
 
@@ -96,12 +96,17 @@ def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_
             raise FileNotFoundError(f"data_dir={data_dir!r} is not a directory")
         os.environ[paths.DATA_DIR_ENV] = str(Path(data_dir).resolve())
     dev = device_mod.resolve(device)
+    numerics.apply()  # the runner's thread count, also in a notebook opened by hand
     seed_everything(seed)
     plot_style()
     tables.install()  # every DataFrame shown on the page: no index, no NaN, no truncation
     described = device_mod.describe(dev)
     rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
     v = versions()
+    pinned = all(os.environ.get(k) == v for k, v in numerics.code_paths().items())
     print(f"Executed with profile={profile!r}, seed={seed}, device={described}\n"
-          f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}")
+          f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}"
+          + ("" if pinned or not dev.startswith("cpu") else
+             "\nnote: CPU code paths not pinned (run it with `idl-book run` to reproduce the book's numbers "
+             "to the last digit)"))
     return Context(name, profile, int(seed), dev, rec)

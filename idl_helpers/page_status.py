@@ -229,12 +229,33 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
         else:
             changed = changed_inputs(entry["inputs"])
             shows = f" (the book shows its {shown} run)" if lighter else ""
-            if changed:
+            differs = numerics_differ(entry)
+            if differs:
+                out.append(PageStatus(src.stem, p, "stale", differs + shows))
+            elif changed:
                 out.append(PageStatus(src.stem, p, "stale", "changed since it was executed: "
                                       + ", ".join(changed) + shows, changed))
             else:
                 out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}{shows}"))
     return out
+
+
+def numerics_differ(entry: dict) -> str:
+    """Why the runner would not reproduce a logged run's numbers to the last digit (its thread count
+    or pinned CPU code paths differ from the runner's now), or ``""``. GPU runs are not judged."""
+    from . import numerics
+
+    if str(entry.get("device", "")).startswith("cuda"):
+        return ""
+    if "numerics" not in entry:
+        threads = (entry.get("parameters") or {}).get("threads_per_kernel")
+        return (f"executed before the thread count and CPU code paths were pinned ({threads} threads); "
+                f"re-run it to get the numbers the runner reproduces")
+    then, now = numerics.pins(entry["numerics"]), numerics.pins()
+    if then == now:
+        return ""
+    what = ", ".join(f"{k} {then.get(k)!r} → {now[k]!r}" for k in now if then.get(k) != now[k])
+    return f"executed with other numerics than the runner uses now ({what})"
 
 
 def budget_text(total_s: float, budget_s: float) -> str:

@@ -22,9 +22,10 @@ import multiprocessing as mp
 import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Callable, Hashable, Sequence
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from .numerics import THREAD_VARS, WORKERS_ENV
 
 
 class JobFailed(RuntimeError):
@@ -38,16 +39,17 @@ def cores() -> int:
 
 def default_workers(device: str = "cpu") -> int:
     """One process per core on a CPU; the runner shares the cores out among the notebooks it runs at
-    once through ``$OMP_NUM_THREADS``, and that share is respected. One on a GPU."""
+    once through ``$IDL_WORKERS``, and that share is respected. One on a GPU. (Speed only: a job
+    computes the same numbers on any number of workers.)"""
     if str(device).startswith("cuda"):
         return 1
-    given = os.environ.get("OMP_NUM_THREADS", "")
+    given = os.environ.get(WORKERS_ENV, "")
     return max(1, min(cores(), int(given))) if given.isdigit() else max(1, cores())
 
 
 def _limit_threads(threads: int) -> None:
     """In a fresh worker: at most ``threads`` threads for NumPy's BLAS and for torch."""
-    for var in _THREAD_VARS:
+    for var in THREAD_VARS:
         os.environ[var] = str(threads)
     try:
         from threadpoolctl import threadpool_limits
@@ -59,6 +61,22 @@ def _limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:  # pragma: no cover - torch is a hard dependency
         pass
+
+
+@contextmanager
+def _threads_here(threads: int):
+    """Jobs run in this process (one worker) use the workers' thread count, so their numbers do not
+    depend on how many workers there were; the caller's count is restored afterwards."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _timed(fn, args):
@@ -85,11 +103,12 @@ def run(fn: Callable, jobs: Sequence[tuple], *, workers: int | None = None, thre
     order = sorted(range(len(jobs)), key=lambda i: -(cost[i] if cost is not None else 0.0))
     done: dict[int, tuple[Any, float]] = {}
     if workers == 1:
-        for i in order:
-            try:
-                done[i] = _timed(fn, jobs[i])
-            except Exception as exc:
-                raise JobFailed(f"{label} {i + 1} of {len(jobs)} raised {type(exc).__name__}: {exc}") from exc
+        with _threads_here(threads):
+            for i in order:
+                try:
+                    done[i] = _timed(fn, jobs[i])
+                except Exception as exc:
+                    raise JobFailed(f"{label} {i + 1} of {len(jobs)} raised {type(exc).__name__}: {exc}") from exc
     else:
         with _pool(workers, threads) as pool:
             futures = {i: pool.submit(_timed, fn, jobs[i]) for i in order}
@@ -109,12 +128,12 @@ class Background:
     """One job running in its own process (see :func:`start`); :meth:`result` waits for it."""
 
     def __init__(self, fn: Callable, args: tuple, threads: int, here: bool):
-        self.started = time.perf_counter()
         self._pool = None
         if here:                                  # no second core: run it now, in this process
             self._future: Future = Future()
             try:
-                self._future.set_result(_timed(fn, args))
+                with _threads_here(threads):
+                    self._future.set_result(_timed(fn, args))
             except Exception as exc:
                 self._future.set_exception(exc)
         else:
@@ -124,7 +143,7 @@ class Background:
     def result(self):
         """The job's return value (its exception, raised as :class:`JobFailed`, if it failed)."""
         try:
-            out, self.seconds = self._future.result()
+            out, _ = self._future.result()
         except Exception as exc:
             raise JobFailed(f"background job raised {type(exc).__name__}: {exc}") from exc
         finally:

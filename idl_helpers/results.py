@@ -202,6 +202,42 @@ def read_file(path: Path) -> dict:
         raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
+#: words in a metric name or ``extra`` key that mark a measurement of time, not of the model: these
+#: differ between two runs of one commit by nature, and are left out of :func:`numbers`
+TIMING_WORDS = ("wall time", "wall_time", "seconds", "step time", "speed-up", "timing", "_s")
+
+
+def is_timing(name: str) -> bool:
+    name = str(name).lower()
+    return any(w in name for w in TIMING_WORDS[:-1]) or name.endswith(TIMING_WORDS[-1])
+
+
+def numbers(path: Path) -> dict[str, Any]:
+    """Everything a results file computed, flattened to ``{"question | metric | key": value}`` —
+    each record's value and its ``extra`` fields — without timings (:func:`is_timing`). Two runs
+    of one commit with the same profile and seed on one machine kind give equal dicts."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not is_timing(k):
+                    walk(f"{prefix}.{k}", v)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(f"{prefix}[{i}]", v)
+        else:
+            out[prefix] = value
+
+    for r in read_file(path)["records"]:
+        if is_timing(r["metric"]):
+            continue
+        key = f"{r['question']} | {r['metric']}"
+        walk(f"{key} | value", r["value"])
+        walk(f"{key} | extra", r.get("extra", {}))
+    return out
+
+
 def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
     """All records (of one profile, or all), one row each, with the notebook-level fields."""
     root = Path(root) if root else paths.results_dir()

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
 from . import device as device_mod
-from . import paths
+from . import numerics, paths
 from .profiles import check_profile, default_profile
 from .results import STAGING_ENV, git_commit, versions
 
@@ -153,19 +153,14 @@ def _hide_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+def workers_per_kernel(jobs: int) -> int:
+    """Worker processes each kernel may start for independent single-threaded jobs
+    (:mod:`idl_helpers.parallel`): the cores shared out among the notebooks running at once.
+    This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.numerics`),
+    so no number depends on ``--jobs``."""
+    from .parallel import cores
 
-
-def threads_per_kernel(jobs: int) -> int:
-    """CPU threads each kernel may use: the cores shared out among the notebooks running at once.
-
-    Two kernels with two BLAS/torch threads each on two cores run small models 10–25× slower
-    than with one thread each (measured on this book's GRU and DAN), so threads are never
-    oversubscribed. ``$OMP_NUM_THREADS`` set by the user wins.
-    """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return int(os.environ["OMP_NUM_THREADS"])
-    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    return max(1, cores() // max(jobs, 1))
 
 
 def _first_line(message) -> str:
@@ -174,22 +169,23 @@ def _first_line(message) -> str:
 
 
 def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: str, staging: str,
-             timeout: int | None, threads: int | None = None, roots: tuple[str, str] = ("", "")) -> dict:
+             timeout: int | None, threads: int | None = None, roots: tuple[str, str] = ("", ""),
+             workers: int | None = None) -> dict:
     """Run one notebook (in a worker process) into ``output``, a staging path; never raises for a
     failing notebook. Its results file goes to ``staging`` too (``$IDL_RESULTS_STAGING``), while
     ``$IDL_RESULTS_DIR`` keeps pointing at the book's results, which summaries read."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    # inherited by the kernel (torch, NumPy's BLAS and MKL read the thread counts at start-up);
-    # restored afterwards, since with jobs=1 this runs in the caller's own process
+    # inherited by the kernel (torch, NumPy's BLAS and MKL read thread counts and code paths at
+    # start-up, :mod:`idl_helpers.numerics`); restored afterwards, since with jobs=1 this runs in the caller's own process
+    pinned = numerics.pinned_env(threads, workers)
     saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, paths.NOTEBOOKS_DIR_ENV,
-                                            paths.BOOK_DIR_ENV, *THREAD_VARS)}
+                                            paths.BOOK_DIR_ENV, *pinned)}
     os.environ[paths.RESULTS_DIR_ENV] = results_dir
     os.environ[STAGING_ENV] = staging
     os.environ[paths.NOTEBOOKS_DIR_ENV], os.environ[paths.BOOK_DIR_ENV] = roots
-    for var in THREAD_VARS if threads else ():
-        os.environ[var] = str(threads)
+    os.environ.update(pinned)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -281,9 +277,13 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
     before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}
     rank = {p: i for i, p in enumerate(PROFILES)}
-    threads = threads_per_kernel(jobs)
+    try:
+        threads = numerics.threads()
+    except numerics.NumericsError as exc:
+        raise RunnerError(str(exc)) from None
+    workers = workers_per_kernel(jobs)
     log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
-                  "threads_per_kernel": threads}
+                  "threads_per_kernel": threads, "workers_per_kernel": workers}
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile
     kept_root = book_root.resolve().parent / "_build" / "executed" / profile
     book_root.mkdir(parents=True, exist_ok=True)
@@ -330,13 +330,14 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
                     j = running[src] = job(src)
                     show.started(src.stem)
                     res = _execute(str(src), str(j.staged), str(j.out.parent), params, str(results_root),
-                                   str(j.staged_results), timeout, threads, roots)
+                                   str(j.staged_results), timeout, threads, roots, workers)
                     del running[src]
                     land(j, res)
                     if res["status"] == "interrupted":
                         raise KeyboardInterrupt
             else:
-                _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots)
+                _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots,
+                          workers)
     except KeyboardInterrupt:
         now = _utc()
         for j in running.values():
@@ -353,7 +354,8 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     return runs
 
 
-def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots) -> None:
+def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots,
+              workers) -> None:
     """``group`` on ``jobs`` worker processes; on Ctrl-C the workers and their kernels are stopped."""
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
@@ -361,7 +363,8 @@ def _run_pool(group, jobs, job, land, running, show, params, results_root, timeo
         for src in group:
             j = running[src] = job(src)
             futures[pool.submit(_execute, str(src), str(j.staged), str(j.out.parent), params,
-                                str(results_root), str(j.staged_results), timeout, threads, roots)] = src
+                                str(results_root), str(j.staged_results), timeout, threads, roots,
+                                workers)] = src
         queue = list(group)  # the pool starts them in this order, a worker each
         for src in queue[:jobs]:
             show.started(src.stem)
@@ -474,8 +477,9 @@ def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], param
 
     path = results_root / f"runs-{profile}.json"
     dev = device_mod.resolve(params["device"])
-    common = {"device": device_mod.describe(dev), "cuda_available": torch.cuda.is_available(),
-              "parameters": params, "versions": versions(), "git_commit": git_commit()}
+    common = {"device": device_mod.describe(dev, params.get("threads_per_kernel")), "cuda_available": torch.cuda.is_available(),
+              "parameters": params, "versions": versions(), "git_commit": git_commit(),
+              "numerics": numerics.describe(numerics.pinned_env(params.get("threads_per_kernel")))}
 
     def rel(p: str) -> str:  # paths inside the repository are logged relative to it
         try:

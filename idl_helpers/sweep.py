@@ -27,7 +27,6 @@ neither loses the results of the other runs.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from . import parallel
 from .recurrent import (RecurrentClassifier, StackedRecurrentClassifier, TorchRecurrentClassifier, n_trainable,
                         param_count)
 from .train import History, fit, fit_stacked
@@ -276,9 +276,9 @@ def run_all(runs: list[Run], *, embeddings, train, test, val=None, curve=None, d
             o.group = i
             done.setdefault(id(r), []).append(o)
 
-    if workers == 1:
-        saved = dict(_DATA)
-        _init_worker(data, torch.get_num_threads(), device, flush_denormal)
+    if workers == 1:   # here, with the workers' thread count: the numbers do not depend on `workers`
+        saved, before = dict(_DATA), torch.get_num_threads()
+        _init_worker(data, threads, device, flush_denormal)
         try:
             for i in order:
                 try:
@@ -288,7 +288,8 @@ def run_all(runs: list[Run], *, embeddings, train, test, val=None, curve=None, d
         finally:
             _DATA.clear()
             _DATA.update(saved)
-            torch.set_flush_denormal(False)          # this process's default again
+            torch.set_flush_denormal(False)          # this process's defaults again
+            torch.set_num_threads(before)
     else:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
@@ -330,14 +331,11 @@ def timing(outcomes: list[Outcome], workers=(1, 2)) -> dict:
 
 
 def default_workers(device: str) -> int:
-    """Processes to use: one per CPU core this kernel was given on a CPU (the runner shares the cores
-    out among the notebooks it runs at once through ``$OMP_NUM_THREADS``), a few on a GPU (the loop
-    is launch-bound)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Processes to use: :func:`idl_helpers.parallel.default_workers` on a CPU (the kernel's share of
+    the cores), a few on a GPU (the loop is launch-bound)."""
     if device.startswith("cuda"):
-        return min(4, cores)
-    given = os.environ.get("OMP_NUM_THREADS", "")
-    return max(1, min(cores, int(given))) if given.isdigit() else max(1, cores)
+        return min(4, parallel.cores())
+    return parallel.default_workers(device)
 
 
 def summary(outcomes: list[Outcome]):

@@ -86,8 +86,15 @@ def _script(tmp_path, src, root, body):
 def _start(script, **env):
     full = {**os.environ, paths.RESULTS_DIR_ENV: "", **env}
     full.pop(paths.RESULTS_DIR_ENV)
+    # the child gets Ctrl-C's default disposition whatever this process inherited: pytest started
+    # from a background job (`make test &`) inherits SIGINT ignored, and the child would too
     return subprocess.Popen([sys.executable, str(script)], env=full, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+
+
+def _default_signals():
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _wait_for(path: Path, proc, timeout=90):
@@ -98,7 +105,8 @@ def _wait_for(path: Path, proc, timeout=90):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
+@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGHUP, 1),
+                                      (signal.SIGINT, 2)])
 def test_an_interrupted_run_changes_nothing_the_book_shows(book, tmp_path, sig, jobs):
     src, root = book
     mark = tmp_path / "mark"

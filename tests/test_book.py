@@ -1,4 +1,5 @@
-"""The whole book: every notebook under the smoke profile, then a build with warnings as errors."""
+"""The whole book: every notebook under the smoke profile, then a build with warnings as errors,
+then the training pages again with another --jobs: every number the same."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shutil
 import nbformat
 import pytest
 
-from idl_helpers import paths, runner
+from idl_helpers import paths, results, runner
 from idl_helpers.cli import build_book
 
 SOURCES = runner.discover()
@@ -54,6 +55,25 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     card = (html / "book" / "scorecard.html").read_text()
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", card)
     assert "passed" in cells and "FAILED" not in cells  # rendered table cells, not the page's code
+
+    # determinism: the training pages again, with another --jobs (so other worker counts inside
+    # them), give every number again, to the last digit
+    again = tmp_path / "again"
+    reruns = runner.run_notebooks("smoke", jobs=1 if jobs > 1 else 2, only=list(DETERMINISM_PAGES),
+                                  book_root=again / "book", timeout=600, progress=False)
+    assert [r.status for r in reruns] == ["ok"] * len(DETERMINISM_PAGES), [r.describe() for r in reruns]
+    for name in DETERMINISM_PAGES:
+        first = results.numbers(root / "book" / "results" / "smoke" / f"{name}.json")
+        second = results.numbers(again / "book" / "results" / "smoke" / f"{name}.json")
+        assert len(first) > 5 and first.keys() == second.keys(), name
+        differ = {k: (first[k], second[k]) for k in first if first[k] != second[k]}
+        assert not differ, f"{name}: {len(differ)} of {len(first)} numbers differ, e.g. {list(differ.items())[:3]}"
+
+
+#: pages that train, between them using every way the book spreads work: recurrent sweeps
+#: (:mod:`idl_helpers.sweep`), stacked DANs with a background job and a process pool
+#: (:mod:`idl_helpers.parallel`), and a bigram model trained by jobs on workers
+DETERMINISM_PAGES = ("10_I_P1a_rnn", "21_II_5bc_dan_sweeps", "03_II_1d_4b_bigram_lm")
 
 
 def test_the_build_skips_the_runners_staging_folders():

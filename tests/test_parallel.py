@@ -44,6 +44,18 @@ def test_workers_are_limited_to_the_threads_asked_for():
     assert torch_threads == 2
 
 
+def test_jobs_run_here_use_the_workers_thread_count_and_restore_ours():
+    """One worker computes in this process, with the workers' thread count, so a kernel that may
+    start one worker and one that may start two compute the same numbers."""
+    import torch
+
+    before = torch.get_num_threads()
+    [(torch_threads, blas_threads)] = parallel.run(_threads, [()], workers=1)
+    assert (torch_threads, blas_threads) == (1, 1)
+    assert parallel.start(_threads, workers=1).result() == (1, 1)
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_job_is_named(workers):
     with pytest.raises(parallel.JobFailed, match=r"job 2 of 3 raised ValueError: planted failure b") as e:
@@ -69,9 +81,10 @@ def test_background_job(workers):
 
 
 def test_default_workers_respects_the_runners_share(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("IDL_WORKERS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")    # the kernel's own threads say nothing about workers
     assert parallel.default_workers() == 1
-    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("IDL_WORKERS")
     assert parallel.default_workers() == parallel.cores()
     assert parallel.default_workers("cuda") == 1
 

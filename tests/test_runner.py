@@ -94,22 +94,34 @@ def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
     assert runner.executed_profile(book / "part1" / "01_ok.ipynb") == "smoke"
 
 
-def test_kernels_never_oversubscribe_the_cores(tiny, monkeypatch, tmp_path):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(runner.os, "cpu_count", lambda: 4)
-    assert (runner.threads_per_kernel(1), runner.threads_per_kernel(2), runner.threads_per_kernel(8)) == (4, 2, 1)
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert runner.threads_per_kernel(2) == 3
-    monkeypatch.delenv("OMP_NUM_THREADS")
+def test_the_thread_count_is_fixed_whatever_jobs_and_cores(tiny, monkeypatch, tmp_path):
+    """Numbers depend on the thread count, so it is the same for every --jobs and every machine;
+    only the worker processes a kernel may start (speed, not numbers) follow the cores."""
+    from idl_helpers import numerics, parallel
+
+    monkeypatch.delenv(numerics.THREADS_ENV, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # a user's stray setting does not change the numbers
+    monkeypatch.setattr(parallel, "cores", lambda: 4)
+    assert [runner.workers_per_kernel(j) for j in (1, 2, 8)] == [4, 2, 1]
     src = tmp_path / "nb"
     write_nb(src / "part1" / "01_threads.ipynb",
-             "import os, torch\nassert os.environ['OMP_NUM_THREADS'] == '2', os.environ.get('OMP_NUM_THREADS')\n"
-             "assert torch.get_num_threads() == 2")
-    runs = runner.run_notebooks("smoke", jobs=2, source_root=src, book_root=tmp_path / "b", progress=False)
-    assert runs[0].status == "ok", runs[0].error
-    runner.run_notebooks("smoke", jobs=1, only=["01_threads"], source_root=src, book_root=tmp_path / "c",
-                         progress=False)
-    assert "OMP_NUM_THREADS" not in os.environ  # an in-process run leaves the caller's environment alone
+             "import os, torch\n"
+             f"assert os.environ['OMP_NUM_THREADS'] == '{numerics.THREADS}', os.environ.get('OMP_NUM_THREADS')\n"
+             f"assert torch.get_num_threads() == {numerics.THREADS}\n"
+             "assert torch.backends.cpu.get_cpu_capability() in ('AVX2', 'DEFAULT')\n"
+             "print(os.environ['IDL_WORKERS'], os.environ.get('MKL_CBWR'))")
+    write_nb(src / "part1" / "02_other.ipynb", "pass")
+    for jobs in (1, 2):
+        runs = runner.run_notebooks("smoke", jobs=jobs, source_root=src, book_root=tmp_path / f"b{jobs}",
+                                    progress=False)
+        assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
+        entry = json.loads((tmp_path / f"b{jobs}" / "results" / "runs-smoke.json").read_text())["notebooks"][0]
+        assert entry["parameters"]["threads_per_kernel"] == numerics.THREADS
+        assert entry["numerics"]["threads"] == numerics.THREADS and entry["numerics"]["cpu"]
+    assert os.environ["OMP_NUM_THREADS"] == "7"  # an in-process run leaves the caller's environment alone
+    monkeypatch.setenv(numerics.THREADS_ENV, "zero")
+    with pytest.raises(runner.RunnerError, match="IDL_THREADS"):
+        runner.run_notebooks("smoke", source_root=src, book_root=tmp_path / "b3", progress=False)
 
 
 def test_parameters_are_validated_before_running(tiny):

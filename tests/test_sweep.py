@@ -125,12 +125,43 @@ def test_timing_spreads_groups_over_workers():
 
 
 def test_sweeps_use_only_the_cores_the_runner_gave_the_kernel(monkeypatch):
+    from idl_helpers import parallel, sweep
+
+    monkeypatch.setattr(parallel, "cores", lambda: 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the kernel's own threads: not a share of cores
+    monkeypatch.setenv("IDL_WORKERS", "1")
+    assert sweep.default_workers("cpu") == 1  # two notebooks at once on two cores: no extra processes
+    monkeypatch.setenv("IDL_WORKERS", "2")
+    assert sweep.default_workers("cpu") == 2
+    monkeypatch.delenv("IDL_WORKERS")
+    assert sweep.default_workers("cpu") == 4
+    assert sweep.default_workers("cuda") == 4
+
+
+def test_a_sweep_gives_the_same_numbers_on_one_worker_as_on_two(monkeypatch):
+    """One worker trains in this process with the workers' single thread (not the kernel's), so how
+    many workers the runner's share of cores allowed never changes a number."""
+    import torch
+
     from idl_helpers import sweep
 
-    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert sweep.default_workers("cpu") == 1  # two notebooks at once on two cores: no extra processes
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert sweep.default_workers("cpu") == 2
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    assert sweep.default_workers("cpu") == 4
+    seen, train_group = [], sweep._train_group
+    monkeypatch.setattr(sweep, "_train_group", lambda group: seen.append(torch.get_num_threads()) or train_group(group))
+    torch.set_num_threads(2)  # a kernel's threads
+
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(30, 4, generator=g).numpy()
+    ids = torch.randint(1, 30, (64, 12), generator=g).numpy()
+    lengths = torch.full((64,), 12).numpy()
+    labels = (torch.rand(64, generator=g) > 0.5).long().numpy()
+    data = (ids, lengths, labels)
+    runs = [sweep.Run("gru", hidden=8, epochs=2, seed=s, batch_size=16) for s in (0, 1)] + \
+           [sweep.Run("rnn", hidden=6, epochs=2, seed=0, batch_size=16)]
+    before = torch.get_num_threads()
+    one = sweep.run_all(runs, embeddings=emb, train=data, test=data, workers=1)
+    assert torch.get_num_threads() == before and seen and set(seen) == {1}
+    monkeypatch.undo()  # the workers import the module's own function
+    two = sweep.run_all(runs, embeddings=emb, train=data, test=data, workers=2)
+    for a, b in zip(one, two):
+        assert list(a.history.series("train_loss")) == list(b.history.series("train_loss"))  # exactly
+        assert a.metrics == b.metrics and len(a.history.series("train_loss")) == 2
