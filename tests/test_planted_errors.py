@@ -29,7 +29,7 @@ import pytest
 
 from idl_helpers import answer_box, attribution, paths, reports, results, runner, sweep
 from idl_helpers import scorecard as S
-from idl_helpers.compare import OURS_STYLE
+from idl_helpers.compare import OURS_STYLE, compare
 from idl_helpers.notebook import Context
 from idl_helpers.page_status import library_inputs, page_status
 from idl_helpers.train import History
@@ -243,6 +243,7 @@ def test_the_answer_box_report_column_comes_only_from_the_registry(tmp_path):
     assert row["report"].startswith("0.87 ± ") and row["ours"].startswith("0.777")
     assert report_cell_problems(rows) == []
     assert "<td>0.87 ± " in answer_box.box(rows["21_I_P3_weighted_sum"])
+    assert list(compare(payload["records"])["report"]) == ["0.87"]              # the page's own closing table
     planted = {k: [dict(r, report=r["ours"]) for r in v] for k, v in rows.items()}   # report column set to ours
     assert report_cell_problems(planted) == ["21_I_P3_weighted_sum I.P3: report '0.777 ± 0.010 (3 seeds)', "
                                              "the registry says '0.87'"]
