@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from . import device as device_mod
-from . import numerics, paths, tables
+from . import numerics, paths, reports, tables
+from .compare import show_compare
 from .profiles import check_profile
 from .results import Recorder, git_commit, versions
 
@@ -40,13 +41,20 @@ class Context:
         Every record is also glued (``myst_nb.glue``) under :func:`idl_helpers.tables.glue_key`
         of its question and metric, so a markdown cell anywhere on the page can quote it with
         ``{glue}`key``` and the prose follows the numbers of the run.
+
+        Raises :class:`~idl_helpers.reports.HeadlineError` — after saving, so the records can be
+        inspected — when a question whose headline this page answers (:data:`reports.ANSWERED_ON`)
+        has no headline record, or a number headline that is NaN/inf/None: the runner then reports
+        the page "failed" instead of rendering "not run" beside an older number.
         """
         path = self.recorder.save()
         glue_records(self.recorder.records)
+        problems = reports.headline_problems(self.name, self.recorder.records)
+        if problems:
+            raise reports.HeadlineError(f"{self.name} ({self.profile}): " + "; ".join(problems)
+                                        + f". The records were saved to {path}.")
         if not show:
             return path
-        from .scorecard import show_compare
-
         return show_compare(self.recorder.records)
 
 

@@ -238,9 +238,44 @@ def numbers(path: Path) -> dict[str, Any]:
     return out
 
 
-def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
-    """All records (of one profile, or all), one row each, with the notebook-level fields."""
+def _writes_results(entry: dict) -> bool:
+    """A run-log entry of a page that saves a results file: one that ran ``notebook.setup`` /
+    ``Context.finish`` (its recorded inputs include ``idl_helpers/notebook.py``; a summary page such
+    as the scorecard only reads results)."""
+    return any(str(k).replace("\\", "/").endswith("idl_helpers/notebook.py") for k in entry.get("inputs") or {})
+
+
+def missing_files(root: Path | None = None, profile: str | None = None) -> list[str]:
+    """The results files the run log says a finished page wrote, but that are not there (deleted or
+    never landed), one sentence each. ``profile=None``: every profile that has a run log."""
     root = Path(root) if root else paths.results_dir()
+    profiles = [profile] if profile else sorted(p.name[len("runs-"):-len(".json")] for p in root.glob("runs-*.json"))
+    out = []
+    for p in profiles:
+        log = root / f"runs-{p}.json"
+        try:
+            entries = json.loads(log.read_text())["notebooks"]
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResultsError(f"{log}: the run log cannot be read ({exc.__class__.__name__}: {exc})") from None
+        for e in entries:
+            path = root / p / f"{e.get('name')}.json"
+            if e.get("status") == "ok" and _writes_results(e) and not path.is_file():
+                out.append(f"{path}: missing, but {log.name} says {e.get('name')} finished at "
+                           f"{e.get('finished_utc', '?')}; re-run it or restore it with `git checkout -- {path}`")
+    return out
+
+
+def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
+    """All records (of one profile, or all), one row each, with the notebook-level fields.
+
+    Raises :class:`ResultsError` for a damaged file, and for a missing one that the run log says a
+    finished page wrote (:func:`missing_files`): a deleted results file is never read as "not run"."""
+    root = Path(root) if root else paths.results_dir()
+    missing = missing_files(root, profile)
+    if missing:
+        raise ResultsError("; ".join(missing))
     files = sorted((root / profile).glob("*.json") if profile else root.glob("*/*.json"))
     rows = []
     for f in files:

@@ -24,14 +24,7 @@ from . import paths, reports, results, tables
 from .profiles import PROFILES
 
 #: the report's headline number for a question that has several (others: its first registry entry)
-HEADLINE = {
-    "I.P1.a": "test accuracy | rnn act=relu",
-    "I.P1.b": "test accuracy | gru act=tanh",
-    "I.P2": "test accuracy | best mlp",
-    "I.P3": "test accuracy",
-    "I.P4": "test accuracy",
-    "II.1d": "dev perplexity",
-}
+HEADLINE = reports.HEADLINE
 #: the report measured its IMDB accuracies on this many test reviews (its confusion matrices sum to 500)
 REPORT_TEST_REVIEWS = 500
 #: numbers without a noise model match when they agree to this relative tolerance
@@ -101,32 +94,7 @@ def page_link(notebook: str) -> str:
     return f'<a href="{html.escape(page_href(notebook))}">{html.escape(notebook)}</a>'
 
 
-def compare(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    """Records (ours) joined with the report's numbers on ``(question, metric)``, as text."""
-    ours = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
-    cols = ["question", "metric", "report", "ours", "difference", "data", "profile", "device"]
-    if ours.empty:
-        return pd.DataFrame(columns=cols)
-    reg = reports.table()[["question", "metric", "value"]].rename(columns={"value": "report"})
-    df = ours.merge(reg, on=["question", "metric"], how="left")
-    diffs = [_diff(o, r) for o, r in zip(df["value"], df["report"])]
-    data = df["data_variant"] if "data_variant" in df else [None] * len(df)
-    out = pd.DataFrame({
-        "question": df["question"], "metric": df["metric"],
-        "report": [_report_fmt(v) for v in df["report"]], "ours": [_fmt(v) for v in df["value"]],
-        "difference": tables.format_column(diffs, "difference"),
-        "data": [tables.fmt(v) for v in data], "profile": [tables.fmt(v) for v in df["profile"]],
-        "device": [tables.fmt(v) for v in df["device"]],
-    }, columns=cols)
-    return out.reset_index(drop=True)
-
-
-def show_compare(records: list[dict] | pd.DataFrame, caption: str = "") -> tables.Table:
-    """:func:`compare` as a readable table: run context stated once, verdicts coloured."""
-    card = compare(records)
-    colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
-    return tables.show(card, caption=caption, context=("question", *tables.CONTEXT_COLUMNS),
-                       colours={"ours": colour})
+from .compare import compare, show_compare  # noqa: E402  (re-exported; notebook.py uses them without the scorecard)
 
 
 def _most_thorough(present) -> str | None:

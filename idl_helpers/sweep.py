@@ -383,10 +383,21 @@ def seed_stats(outcomes: list[Outcome], which: str = "final") -> dict:
     out["train_acc_per_seed"] = tr.tolist()
     va = np.array([o.val_acc for o in ok], dtype=float)
     out["val_acc"] = float(va.mean()) if len(va) else None
+    on_test = [o.run.seed for o in ok if not picks_on_validation(o)]
+    if which == "selected" and on_test:
+        raise ValueError(f"the 'selected' epoch of seed(s) {on_test} was chosen on the test split (no validation "
+                         "curve): pass val= to run_all")
     pick = (lambda o: o.val_acc) if which == "final" else (lambda o: o.best_val_acc)
-    out["best"] = max(ok, key=pick) if ok else None
+    # the best run is chosen on validation only: with a test-split curve there is no honest pick
+    out["best"] = max(ok, key=pick) if ok and not on_test else None
     out["best_on_test"] = max(ok, key=lambda o: m(o)["accuracy"]) if ok else None
     return out
+
+
+def picks_on_validation(o: Outcome) -> bool:
+    """Whether ``o``'s per-epoch curve — what :attr:`Outcome.val_acc`, its best epoch and
+    :func:`seed_stats`' ``best`` are chosen on — is a validation split (``val_acc``), not the test split."""
+    return bool(o.history.epochs) and "val_acc" in o.history.epochs[0]
 
 
 def record_group(rec, question: str, setting: str, outcomes: list[Outcome], *, measures=("accuracy", "f1", "roc_auc"),
@@ -441,8 +452,8 @@ def selection_table(groups: dict):
     rows = {}
     for name, outs in groups.items():
         st = seed_stats(outs)
-        if st["accuracy"] is None or len(st["accuracy"]["per_seed"]) < 2:
-            continue
+        if st["accuracy"] is None or len(st["accuracy"]["per_seed"]) < 2 or st["best"] is None:
+            continue  # (no best: the runs have no validation curve to pick on)
         v, t = st["best"], st["best_on_test"]
         rows[name] = {"N": len(st["accuracy"]["per_seed"]), "mean (no pick)": st["accuracy"]["mean"],
                       "picked on validation": v.metrics["accuracy"], "its seed": v.run.seed,
@@ -550,7 +561,7 @@ def speed_check(embeddings, cell: str = "gru", hidden: int = 64, members: int = 
 def closing_table(records: list[dict], notes: dict[str, str] | None = None, default_note: str = ""):
     """The report's number, ours, the difference and a short explanation, for every recorded
     metric the report has a number for (others are left out)."""
-    from .scorecard import compare
+    from .compare import compare
 
     df = compare(records)
     df = df[df["report"] != "—"].copy()

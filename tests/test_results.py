@@ -77,18 +77,39 @@ def test_registry_covers_every_question_of_coursework():
     assert ids <= set(reports.questions()), ids - set(reports.questions())
 
 
-def test_registry_numbers_appear_in_the_sources():
-    """Every transcribed number is literally in COURSEWORK.md or the report (no number was invented)."""
-    if not COURSEWORK.exists():
-        pytest.skip("COURSEWORK.md not beside the repository")
-    seed = COURSEWORK.parent / "seeds" / "000_bdd68209f7329d04.txt"
-    text = (COURSEWORK.read_text() + (seed.read_text() if seed.exists() else "")).replace(",", "")
-    for e in reports.table().itertuples():
-        if e.kind != "number" or "sigmoid" in e.metric:  # sigmoid: "≈ tanh + 5 points", derived
-            continue
-        v = e.value
-        forms = {f"{v:g}", f"{v}".lstrip("0"), f"{v:g}".lstrip("0"), str(int(v)) if float(v).is_integer() else ""}
-        assert any(f and f in text for f in forms), (e.question, e.metric, v)
+# Every transcribed number against its *own* question's text (the former whole-text search here let a
+# number copied from another question pass): tests/test_registry.py.
+
+
+def test_headline_map_lives_in_the_registry():
+    from idl_helpers import scorecard
+
+    assert scorecard.HEADLINE is reports.HEADLINE
+    assert reports.headline("I.P1.a")["metric"] == "test accuracy | rnn act=relu"
+    assert reports.headline("II.6")["kind"] == "check"                    # no HEADLINE entry: its first
+    assert reports.headlines_of("03_II_1d_4b_bigram_lm") == ["II.1d", "II.4b"]
+    assert reports.headlines_of("12_I_P1b_parameter_matched") == []
+    with pytest.raises(KeyError):
+        reports.headline("I.P9")
+
+
+def test_missing_files_reads_only_pages_that_write_results(results_root):
+    rec = results.Recorder("nb", profile="quick", seed=0, device="cpu")
+    rec.add("I.P3", "test accuracy", 0.8)
+    rec.save()
+    log = {"profile": "quick", "notebooks": [
+        {"name": "nb", "status": "ok", "inputs": {"idl_helpers/notebook.py": "x"}},
+        {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/notebook.py": "x"}},
+        {"name": "failed", "status": "failed", "inputs": {"idl_helpers/notebook.py": "x"}},
+        {"name": "scorecard", "status": "ok", "inputs": {"idl_helpers/scorecard.py": "x"}}]}  # reads, never writes
+    (results_root / "runs-quick.json").write_text(json.dumps(log))
+    missing = results.missing_files()
+    assert len(missing) == 1 and missing[0].startswith(str(results_root / "quick" / "gone.json"))
+    with pytest.raises(results.ResultsError, match="gone.json: missing"):
+        results.load("quick")
+    log["notebooks"].pop(1)
+    (results_root / "runs-quick.json").write_text(json.dumps(log))
+    assert list(results.load("quick")["notebook"]) == ["nb"]
 
 
 def test_scorecard_joins_on_question_and_metric(results_root):
