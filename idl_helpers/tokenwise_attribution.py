@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import attribution
+from . import attribution, stats
 
 REPORT_EPOCHS = 15                 # the report's epochs (COURSEWORK.md)
 REPORT_DIM = 100                   # the report's GloVe dimension
@@ -96,15 +96,23 @@ def dimension_trend(acc_by_dim: dict[int, list[float]], base_dim: int, *, target
 
 
 def gap(report: float, st: dict, boot_std: float, causes: list[attribution.Cause]):
-    """``(table, GapVerdict, band half-width)`` for our seed mean ``st["mean"]`` against ``report``:
-    the 95% prediction band of ``ours − report`` (:func:`idl_helpers.stats.report_band`) combines the
-    spread of one run over our seeds (``t_{n-1} · sd · √(1 + 1/n)``) with the chance spread of the
-    report's 500-review measurement (``1.96 × boot_std``). One seed: no band, verdict inconclusive.
-    The seed and 500-review rows are appended (kind ``"noise"``). NaN inputs never explain anything
-    (see :func:`attribution.gap_verdict`)."""
-    per_seed = [a for a in st.get("per_seed", []) if a is not None and np.isfinite(a)]
-    v, band, rows = attribution.report_gap(report, per_seed, causes, report_sd=boot_std)
-    return attribution.attribution_table(report, st["mean"], rows), v, band.half
+    """``(table, GapVerdict, band half-width)`` for our seed mean against ``report``, by the book's one
+    rule (:func:`attribution.report_gap`, the same band the scorecard uses): the 95% prediction band
+    of ``ours − report`` combines the spread of one run over our seeds (``t_{n-1} · sd · √(1 + 1/n)``)
+    with the binomial chance spread of the report's 500-review measurement. One seed: no band,
+    verdict inconclusive. Collapsed runs (accuracy below :data:`stats.COLLAPSE_BELOW`) are left out
+    of the statistics and counted in the verdict's text. ``boot_std`` (a bootstrap sd of one of our
+    500-review accuracies) is shown beside the binomial part in its row's note, as a cross-check. The
+    seed and 500-review rows are appended (kind ``"noise"``). NaN inputs never explain anything."""
+    split = stats.split_collapsed(st.get("per_seed", []))
+    v, band, rows = attribution.report_gap(report, split.healthy, causes)
+    if np.isfinite(boot_std):
+        rows[-1] = attribution.Cause(rows[-1].cause, rows[-1].setting, rows[-1].value, rows[-1].reference,
+                                     kind="noise", note=f"bootstrap of ours at 500 reviews: ±{1.96 * boot_std:.3f}")
+    if split.collapsed:
+        rows.append(attribution.Cause("collapsed runs", split.text, float("nan"), float("nan"), kind="noise"))
+    ours = float(np.mean(split.healthy)) if split.healthy else st["mean"]
+    return attribution.attribution_table(report, ours, rows), v, band.half
 
 
 def verdict_text(v) -> str:

@@ -43,9 +43,12 @@ def test_one_row_per_question_with_verdicts(results_root):
     assert list(s.index) == reports.questions()
     assert s.loc["I.P1.a", "verdict"] == "matches within noise"
     assert s.loc["I.P2", "verdict"] == "below" and s.loc["II.1d", "verdict"] == "above"
-    assert s.loc["II.6", "verdict"] == "verified" and s.loc["II.5b", "verdict"] == "not confirmed"
+    assert s.loc["II.6", "verdict"] == "verified" and s.loc["II.5b", "verdict"] == "does not hold"
     assert s.loc["I.P3", "verdict"] == "not run"
-    assert S._trend_verdict("holds in part: falls overall; but not at every step") == "partly confirmed"
+    # the recorded verdict word itself, never reinterpreted (II.5c recorded "inconclusive", once shown as "shown")
+    assert S._trend_verdict("holds in part: falls overall; but not at every step") == "holds in part"
+    assert S._trend_verdict("inconclusive: 0→2 layers +0.018") == "inconclusive"
+    assert S._trend_verdict("holds: accuracy falls") == "holds" and S._trend_verdict("a figure") == "shown"
     # full has no results yet: its column exists and shows "—"; quick has ours
     assert (s["ours (full)"] == "—").all() and s.loc["I.P1.a", "ours (quick)"] == "0.8"
     assert s.loc["II.1d", "page"] == "03_II_1d_4b_bigram_lm"
