@@ -112,3 +112,22 @@ def test_timings_say_when_the_last_re_run_did_not_finish(results_root):
     assert t.loc["a", "quick: status"] == "ok; last re-run failed at 2026-01-02T00:00:00Z"
     assert t.loc["b", "quick: status"] == "ok"
     assert t.loc["all notebooks (sum)", "quick: wall time (s)"] == 5.0
+
+
+def test_number_verdict_uses_the_one_prediction_band_over_healthy_seeds():
+    """The scorecard judges a seed mean by the same rule as the page's gap verdict
+    (:func:`idl_helpers.stats.report_band`): seeds by t over the healthy runs, with the report's
+    binomial band; one seed → inconclusive; a collapsed run is left out, not averaged in."""
+    from idl_helpers import attribution, stats
+
+    q, m, report = "I.P1.a", "test accuracy | rnn act=relu", 0.816
+    seeds = [0.73, 0.77, 0.81]                      # mean 0.77: outside the report's ±0.034 alone,
+    band = stats.report_band(seeds, report_p=report)  # inside the prediction band of three seeds
+    assert abs(0.77 - report) > S.noise_half_width(q, m, report) and abs(0.77 - report) <= band.half
+    assert S.number_verdict(q, m, 0.77, report, seeds) == "matches within noise"
+    assert S.number_verdict(q, m, 0.77, report) == "below"                 # no per-seed numbers: binomial only
+    assert attribution.report_gap(report, seeds, [])[0].verdict == attribution.WITHIN_NOISE   # the page agrees
+    assert S.number_verdict(q, m, 0.77, report, [0.77]) == "inconclusive"   # one seed: no band
+    # two healthy seeds far below and one collapsed: the collapsed run neither lowers the mean nor widens the band
+    assert S.number_verdict(q, m, 0.62, report, [0.70, 0.701, 0.45]) == "below"
+    assert S.number_verdict(q, m, 0.62, report, [0.70, 0.45]) == "inconclusive"
