@@ -42,7 +42,9 @@ def _spread(records: pd.DataFrame, question: str, metric: str, profile: str) -> 
     iv = stats.mean_interval(split.healthy)
     col = f", {len(split.collapsed)} collapsed run(s) left out" if split.collapsed else ""
     if not iv.ok:
-        return f" (one healthy seed: no interval{col})" if split.healthy else ""
+        if split.healthy:
+            return f" (one healthy seed: no interval{col})"
+        return f" (all {len(split.collapsed)} runs collapsed)" if split.collapsed else ""
     return f" (95% interval ±{iv.half:.3f}, {iv.n} seeds{col})"
 
 

@@ -93,6 +93,8 @@ class GapVerdict:
         g = f"ours − report {self.gap:+.3f}"
         band = f"95% prediction band ±{self.noise:.3f}"
         if self.verdict == INCONCLUSIVE:
+            if not np.isfinite(self.gap):
+                return "inconclusive (no healthy run of ours, or no report number: nothing to judge)"
             return f"inconclusive ({g}; one run of ours: no seed spread, so no 95% prediction band to judge it by)"
         if self.verdict == WITHIN_NOISE:
             return f"within noise ({g}, {band})"
@@ -149,8 +151,8 @@ def report_gap(report: float, per_seed, causes: list[Cause], *, report_sd: float
     ours = float(v.mean()) if len(v) else float("nan")
     band = stats.report_band(v, report_p=report, report_sd=report_sd)
     rows = list(causes) + noise_causes(band, ours)
-    if not (np.isfinite(report) and np.isfinite(ours)):
-        return GapVerdict(NOT_EXPLAINED, float("nan"), band.half, 0.0, []), band, rows
+    if not (np.isfinite(report) and np.isfinite(ours)):       # nothing to judge: never "explained" or "within noise"
+        return GapVerdict(INCONCLUSIVE, float("nan"), band.half, 0.0, []), band, rows
     return gap_verdict(report, ours, rows, band.half), band, rows
 
 
