@@ -145,7 +145,11 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
     checked = 0
     for _, r in recs[recs["metric"].astype(str).str.startswith("attribution verdict |")].iterrows():
         setting = r["metric"].split("|", 1)[1].strip()
-        metric = f"test accuracy | {setting}"
+        if setting.endswith("test accuracy"):          # the token-wise pages: "best mlp test accuracy", "test accuracy"
+            what = setting[: -len("test accuracy")].strip()
+            metric = f"test accuracy | {what}" if what else "test accuracy"
+        else:
+            metric = f"test accuracy | {setting}"
         ours = recs[(recs["question"] == r["question"]) & (recs["metric"] == metric)]
         theirs = reg[(reg["question"] == r["question"]) & (reg["metric"] == metric)]
         if ours.empty or theirs.empty:
@@ -158,4 +162,4 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
         if word in ("below", "above") and gap is not None:
             assert (gap < 0) == (word == "below"), f"{r['notebook']}: gap {gap:+.3f} is not ours − report"
         checked += 1
-    assert checked >= 2
+    assert checked >= 5
