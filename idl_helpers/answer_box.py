@@ -1,7 +1,7 @@
 """A Sphinx extension: every question page opens with its answer.
 
 Under the page title it puts a one-line verdict and a compact table — question, the report's
-headline, ours (± the spread over seeds where several were run), the difference and the
+headline, ours (with the 95% interval of our seed mean where several seeds were run), the difference (ours − report) and the
 verdict — for each question the page answers. Every cell comes from the results files the
 notebook wrote when it was executed and from the registry of the reports' numbers, through
 :func:`idl_helpers.scorecard.summary` (the scorecard's own per-question verdicts), so the box
@@ -27,22 +27,25 @@ _OURS = ("full", "quick", "smoke")
 
 
 def _spread(records: pd.DataFrame, question: str, metric: str, profile: str) -> str:
-    """"± std (n seeds)" of our number when the notebook recorded a spread over seeds."""
+    """" (95% interval ±h, n seeds)" of our seed mean (t over the healthy seeds, :mod:`idl_helpers.stats`;
+    collapsed runs counted apart) when the notebook recorded its per-seed numbers."""
+    from . import stats
+
     hit = records[(records["question"] == question) & (records["metric"] == metric)
                   & (records["profile"] == profile)]
     if hit.empty:
         return ""
     extra = hit.iloc[-1]["extra"]
-    if not isinstance(extra, dict):
+    if not isinstance(extra, dict) or not isinstance(extra.get("per_seed"), (list, tuple)):
         return ""
-    std, seeds = extra.get("std"), extra.get("per_seed") or extra.get("seeds")
-    try:
-        std = float(std)
-    except (TypeError, ValueError):
-        return ""
-    if std != std or not seeds or len(seeds) < 2:
-        return ""
-    return f" ± {std:.3f} ({len(seeds)} seeds)"
+    split = stats.split_collapsed(extra["per_seed"])
+    iv = stats.mean_interval(split.healthy)
+    col = f", {len(split.collapsed)} collapsed run(s) left out" if split.collapsed else ""
+    if not iv.ok:
+        if split.healthy:
+            return f" (one healthy seed: no interval{col})"
+        return f" (all {len(split.collapsed)} runs collapsed)" if split.collapsed else ""
+    return f" (95% interval ±{iv.half:.3f}, {iv.n} seeds{col})"
 
 
 def _number(text) -> float | None:
@@ -92,7 +95,7 @@ def rows_by_page(root: Path) -> dict[str, list[dict]]:
                     pass
                 out.setdefault(stem, []).append({
                     "question": c["question"], "measure": c["metric"][len("claim: "):], "report": "claim",
-                    "ours": ours, "profile": profile, "verdict": CLAIM_VERDICT.get(v.split(":")[0].strip(), v),
+                    "ours": ours, "profile": profile, "verdict": claim_word(v),
                     "difference": "—"})
             for _, w in mine[metric.str.startswith("attribution verdict")].iterrows():
                 e = w["extra"]
@@ -102,9 +105,16 @@ def rows_by_page(root: Path) -> dict[str, list[dict]]:
     return out
 
 
-#: a claim's verdict as recorded → the scorecard's word for it
-CLAIM_VERDICT = {"holds": "confirmed", "does not hold": "not confirmed", "inconclusive": "inconclusive",
-                 "holds in part": "partly confirmed"}
+#: a claim's verdict as recorded → the word the box shows: the recorded word itself (one vocabulary:
+#: the page, the box and the scorecard print the same word)
+CLAIM_VERDICT = {w: w for w in ("holds", "does not hold", "inconclusive", "holds in part")}
+def claim_word(recorded) -> str:
+    """The verdict word of a recorded claim (``"holds: …"`` → ``"holds"``), as the scorecard reads it."""
+    from .scorecard import _trend_verdict
+
+    return _trend_verdict(recorded)
+
+
 #: {notebook stem: [(what, attribution verdict text), …]}, filled by :func:`rows_by_page`
 WHY: dict[str, list[tuple[str, str]]] = {}
 
@@ -156,8 +166,9 @@ def box(rows: list[dict], whys: list[tuple[str, str]] = ()) -> str:
             f"<tbody>{''.join(body)}</tbody></table></div>{whys}"
             f'<p><small>{context}Read from this page\'s results files and the reports\' registry when the book was '
             'built (the verdicts are the <a href="../scorecard.html">scorecard</a>\'s); '
-            "± is the spread over seeds; a claim's <i>ours</i> is the measured effect with its 95% "
-            "interval; the details follow below.</small></p></div>\n")
+            "every ± is a 95% interval (ours: t over seeds; the report's: the chance band of its 500 reviews); "
+            "a claim's <i>ours</i> is the measured effect with its 95% interval; <i>difference</i> is ours − "
+            "report; the details follow below.</small></p></div>\n")
 
 
 _H1_END = re.compile(r"</h1>", re.IGNORECASE)

@@ -5,16 +5,20 @@ Two generic tools, used by every page that puts a report's number beside ours:
 * :func:`attribution_table` / :func:`gap_verdict` — rows ``(cause, setting, value, reference)``:
   *value* is our number with one cause moved toward the report's setting, *reference* our number
   without that change, so ``effect = value − reference`` is the measured worth of that cause. The
-  verdict compares the gap ``report − ours`` with the noise band and with the sum of the measured
-  effects: ``"within noise"``, ``"explained by …"`` or ``"not explained"``. Only rows of
-  ``kind="effect"`` can explain: ``kind="extrapolation"`` (a trend continued beyond what was
-  measured) is shown and its size reported but never counts; any other kind (``"noise"``: a
-  spread; ``"diagnostic"``: a change the report did not make) is informational.
-* :func:`claim_verdict` (two groups of per-seed numbers: is ``a > b``?) and :func:`trend_verdict`
-  (does ``y`` grow with ``x``?) — ``"holds"`` when the 95% interval of the difference (slope) lies
-  above zero (and above ``min_effect``), ``"does not hold"`` when it lies entirely below
-  ``min_effect`` (with the default 0: the opposite is established), ``"inconclusive"`` otherwise. Intervals are
-  Student-t (Welch for two groups), so two or three seeds give honest, wide intervals.
+  verdict compares the gap ``ours − report`` (the book's one sign convention) with the 95%
+  prediction band (:func:`idl_helpers.stats.report_band`, via :func:`report_gap`) and with the sum
+  of the measured effects: ``"within noise"``, ``"explained by …"``, ``"not explained"``, or
+  ``"inconclusive"`` when one seed of ours gives no band. Only rows of ``kind="effect"`` can
+  explain: ``kind="extrapolation"`` (a trend continued beyond what was measured) is shown and its
+  size reported but never counts; any other kind (``"noise"``: a spread; ``"diagnostic"``: a change
+  the report did not make) is informational.
+* :func:`claim_verdict` (two groups of per-seed numbers: is ``a > b``?), :func:`trend_verdict`
+  (does ``y`` grow with ``x``?) and :func:`falls_verdict` (does it fall step by step?) —
+  ``"holds"`` when the 95% interval of the difference (slope) lies above zero (and above
+  ``min_effect``), ``"does not hold"`` when it lies entirely below ``min_effect``,
+  ``"inconclusive"`` otherwise. Intervals are Student-t — paired over seeds for seed twins, Welch
+  for independent groups — and come from :mod:`idl_helpers.stats`, which owns every statistical
+  rule; a group of one run has no interval and borrows none.
 * :func:`table` / :func:`verdict` / :func:`standing` — a ranking of controlled experiments
   (:class:`Row`: cause, setting, value, reference) against a *target* another method reaches
   (e.g. add-1 smoothing's perplexity): a cause *explains* the gap when its value alone reaches the
@@ -31,14 +35,14 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import stats
+
 HOLDS, DOES_NOT_HOLD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 WITHIN_NOISE, EXPLAINED, NOT_EXPLAINED = "within noise", "explained", "not explained"
 
 
 def _t(df: float, level: float) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, df))
+    return stats.t_quantile(df, level)
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,13 @@ class Cause:
 
 
 def attribution_table(report: float, ours: float, causes: list[Cause], digits: int = 3):
-    """The report's number, ours, and one row per cause with its measured effect."""
+    """The report's number, ours, and one row per cause with its measured effect. The first row is
+    the gap, ``ours − report`` (the book's one sign convention): a cause explains it when its effect
+    has the opposite sign."""
     import pandas as pd
 
-    rows = [{"cause": "report − ours (the gap to explain)", "setting": "", "value": report, "reference": ours,
-             "effect": report - ours, "kind": "gap", "note": ""}]
+    rows = [{"cause": "ours − report (the gap to explain)", "setting": "", "value": ours, "reference": report,
+             "effect": ours - report, "kind": "gap", "note": ""}]
     rows += [{"cause": c.cause, "setting": c.setting, "value": c.value, "reference": c.reference,
               "effect": c.effect, "kind": c.kind, "note": c.note} for c in causes]
     df = pd.DataFrame(rows)
@@ -70,64 +76,94 @@ def attribution_table(report: float, ours: float, causes: list[Cause], digits: i
 
 @dataclass
 class GapVerdict:
-    verdict: str                  # WITHIN_NOISE | EXPLAINED | NOT_EXPLAINED
-    gap: float
-    noise: float
+    verdict: str                  # WITHIN_NOISE | EXPLAINED | NOT_EXPLAINED | INCONCLUSIVE
+    gap: float                    # ours − report
+    noise: float                  # the 95% prediction band's half-width (NaN: none, e.g. one seed)
     explained: float              # sum of the measured effects that move ours toward the report
     causes: list[str] = field(default_factory=list)
     extrapolated: float = 0.0
 
     @property
     def residual(self) -> float:
-        return self.gap - self.explained
+        """What is left of ``ours − report`` once the measured causes are applied to ours."""
+        return self.gap + self.explained
 
     @property
     def text(self) -> str:
-        g = f"gap {self.gap:+.3f}"
+        g = f"ours − report {self.gap:+.3f}"
+        band = f"95% prediction band ±{self.noise:.3f}"
+        if self.verdict == INCONCLUSIVE:
+            if not np.isfinite(self.gap):
+                return "inconclusive (no healthy run of ours, or no report number: nothing to judge)"
+            return f"inconclusive ({g}; one run of ours: no seed spread, so no 95% prediction band to judge it by)"
         if self.verdict == WITHIN_NOISE:
-            return f"within noise ({g}, noise ±{self.noise:.3f})"
-        extra = (f"; the extrapolated trend would add {self.extrapolated:+.3f} (not a measurement)"
+            return f"within noise ({g}, {band})"
+        extra = (f"; the extrapolated trend would add {-self.extrapolated:+.3f} (not a measurement)"
                  if self.extrapolated else "")
         if self.verdict == EXPLAINED:
-            return f"explained by {', '.join(self.causes)} ({g}, measured {self.explained:+.3f}, noise ±{self.noise:.3f}){extra}"
+            return f"explained by {', '.join(self.causes)} ({g}, measured {self.explained:+.3f}, {band}){extra}"
         by = f" by {', '.join(self.causes)}" if self.causes else ""
         return (f"not explained ({g}; measured causes{by} account for {self.explained:+.3f}, "
-                f"residual {self.residual:+.3f} beyond the noise ±{self.noise:.3f}){extra}")
+                f"residual {self.residual:+.3f} beyond the {band}){extra}")
 
 
 def gap_verdict(report: float, ours: float, causes: list[Cause], noise: float) -> GapVerdict:
-    """``"within noise"`` when ``|report − ours| ≤ noise``; else ``"explained by …"`` when the
+    """``"within noise"`` when ``|ours − report| ≤ noise``; else ``"explained by …"`` when the
     measured effects that point toward the report (kind ``"effect"``) bring the residual within the
-    noise; else ``"not explained"``. ``noise`` is a ± half-width (e.g. the 95% chance band of the
-    report's 500-review measurement combined with our seed spread, :func:`combine_noise`)."""
-    gap = float(report) - float(ours)
+    noise; else ``"not explained"``. ``noise`` is the half-width of the 95% prediction band of
+    ``ours − report`` (:func:`stats.report_band`); a non-finite one (one seed of ours: no spread) →
+    ``"inconclusive"``, never a band borrowed from elsewhere."""
+    gap = float(ours) - float(report)
     noise = abs(float(noise))
-    towards = [c for c in causes if c.kind == "effect" and np.isfinite(c.effect) and c.effect * gap > 0]
-    towards.sort(key=lambda c: -abs(c.effect))
     extrapolated = sum(c.effect for c in causes if c.kind == "extrapolation" and np.isfinite(c.effect)
-                       and c.effect * gap > 0)
+                       and c.effect * gap < 0)
+    if not np.isfinite(noise):
+        return GapVerdict(INCONCLUSIVE, gap, noise, 0.0, [], extrapolated)
+    towards = [c for c in causes if c.kind == "effect" and np.isfinite(c.effect) and c.effect * gap < 0]
+    towards.sort(key=lambda c: -abs(c.effect))
     if abs(gap) <= noise:
         return GapVerdict(WITHIN_NOISE, gap, noise, 0.0, [], extrapolated)
     used, total = [], 0.0
     for c in towards:                              # largest first, until the residual is within noise
         used.append(c.cause)
         total += c.effect
-        if abs(gap - total) <= noise:
+        if abs(gap + total) <= noise:
             return GapVerdict(EXPLAINED, gap, noise, total, used, extrapolated)
     return GapVerdict(NOT_EXPLAINED, gap, noise, total, used, extrapolated)
 
 
+def noise_causes(band: stats.Band, ours: float) -> list[Cause]:
+    """The two informational rows of a prediction band (kind ``"noise"``): its seed part and the
+    report's test-set part, each as a 95% half-width."""
+    return [Cause("seed spread", f"95% prediction band of one run, t·sd·√(1+1/n) over {band.n} seed(s)"
+                  + ("" if np.isfinite(band.seed_half) else ": one run, no spread"),
+                  ours + band.seed_half, ours, kind="noise"),
+            Cause(f"{stats.REPORT_TEST_REVIEWS}-review test set", "95% chance band of the report's single measurement",
+                  ours + band.report_half, ours, kind="noise")]
+
+
+def report_gap(report: float, per_seed, causes: list[Cause], *, report_sd: float | None = None):
+    """``(GapVerdict, Band, rows)``: our per-seed numbers' mean against the report's single run,
+    judged by the 95% prediction band (:func:`stats.report_band`: seeds by t, the report's
+    500 reviews by ``report_sd`` — a bootstrap sd — or the binomial spread of ``report``). ``rows``:
+    ``causes`` plus the two noise rows."""
+    v = stats.finite(per_seed)
+    ours = float(v.mean()) if len(v) else float("nan")
+    band = stats.report_band(v, report_p=report, report_sd=report_sd)
+    rows = list(causes) + noise_causes(band, ours)
+    if not (np.isfinite(report) and np.isfinite(ours)):       # nothing to judge: never "explained" or "within noise"
+        return GapVerdict(INCONCLUSIVE, float("nan"), band.half, 0.0, []), band, rows
+    return gap_verdict(report, ours, rows, band.half), band, rows
+
+
 def combine_noise(*half_widths: float) -> float:
-    """Independent ± half-widths combined in quadrature."""
-    return float(math.sqrt(sum(float(h) ** 2 for h in half_widths if h is not None and np.isfinite(h))))
+    """Independent ± half-widths combined in quadrature; a missing (NaN) one makes the result NaN."""
+    return stats.combine(*half_widths)
 
 
 def seed_half_width(values, level: float = 0.95) -> float:
-    """± half-width of the ``level`` t-interval of the mean of per-seed ``values`` (nan for < 2)."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    if len(v) < 2:
-        return float("nan")
-    return _t(len(v) - 1, level) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    """Half-width of the ``level`` t-interval of the mean of per-seed ``values`` (nan for < 2)."""
+    return stats.mean_interval(values, level).half
 
 
 @dataclass
@@ -153,41 +189,33 @@ def _decide(est: float, lo: float, hi: float, min_effect: float) -> str:
     return INCONCLUSIVE
 
 
-def claim_verdict(a, b, *, min_effect: float = 0.0, sd: float | None = None, level: float = 0.95,
+def claim_verdict(a, b, *, min_effect: float = 0.0, paired: bool = False, level: float = 0.95,
                   what: str = "mean difference") -> ClaimVerdict:
     """Does "``a`` is larger than ``b``" hold, given per-seed numbers of each?
 
-    The ``level`` Welch t-interval of ``mean(a) − mean(b)``: above ``max(0, min_effect)`` →
-    holds; entirely below ``min_effect`` → does not hold; otherwise inconclusive. A group with one
-    number has no spread of its own: give ``sd`` (the spread one number is known to carry, e.g. a
-    bootstrap) or the verdict is inconclusive."""
-    a = np.asarray([x for x in a if x is not None and np.isfinite(x)], dtype=float)
-    b = np.asarray([x for x in b if x is not None and np.isfinite(x)], dtype=float)
-    if len(a) == 0 or len(b) == 0:
+    The ``level`` t interval of ``mean(a) − mean(b)`` — paired over seeds (:func:`stats.paired_interval`)
+    when ``paired`` (seed twins: same seeds, same data; mappings are matched on their seed keys),
+    Welch otherwise: above ``max(0, min_effect)`` → holds; entirely below ``min_effect`` → does not
+    hold; otherwise inconclusive. A group with one run has no spread and none is borrowed:
+    inconclusive ("one run: no spread")."""
+    iv = stats.difference(a, b, paired=paired, level=level)
+    how = "paired over seeds" if paired else "Welch"
+    if not np.isfinite(iv.estimate):
         return ClaimVerdict(INCONCLUSIVE, float("nan"), float("nan"), float("nan"), "no finite numbers in a group")
-    est = float(a.mean() - b.mean())
-    va = a.var(ddof=1) if len(a) > 1 else (sd ** 2 if sd is not None else float("nan"))
-    vb = b.var(ddof=1) if len(b) > 1 else (sd ** 2 if sd is not None else float("nan"))
-    if not (np.isfinite(va) and np.isfinite(vb)):
-        return ClaimVerdict(INCONCLUSIVE, est, float("nan"), float("nan"),
-                            f"{what} {est:+.3f} from {len(a)} vs {len(b)} run(s): no spread to judge it by")
-    se2 = va / len(a) + vb / len(b)
-    if se2 == 0:
-        lo = hi = est
-    else:
-        num = se2 ** 2
-        den = ((va / len(a)) ** 2 / max(len(a) - 1, 1)) + ((vb / len(b)) ** 2 / max(len(b) - 1, 1))
-        df = num / den if den > 0 else max(len(a) + len(b) - 2, 1)
-        half = _t(df, level) * math.sqrt(se2)
-        lo, hi = est - half, est + half
-    return ClaimVerdict(_decide(est, lo, hi, min_effect), est, lo, hi, f"{what}, {len(a)} vs {len(b)} runs")
+    if not iv.ok:
+        return ClaimVerdict(INCONCLUSIVE, iv.estimate, float("nan"), float("nan"),
+                            f"{what} {iv.estimate:+.3f}, {iv.note}")
+    n = f"{iv.n} seed pairs" if paired else f"{len(stats.finite(a))} vs {len(stats.finite(b))} runs"
+    return ClaimVerdict(_decide(iv.estimate, iv.low, iv.high, min_effect), iv.estimate, iv.low, iv.high,
+                        f"{what}, {n}, {how}")
 
 
-def within_verdict(a, b, margin: float, *, level: float = 0.95, what: str = "mean difference") -> ClaimVerdict:
+def within_verdict(a, b, margin: float, *, paired: bool = False, level: float = 0.95,
+                   what: str = "mean difference") -> ClaimVerdict:
     """Are ``a`` and ``b`` equal within ``± margin``? Holds when the whole ``level`` interval of
-    ``mean(a) − mean(b)`` (as in :func:`claim_verdict`) lies inside ``(−margin, margin)``, does not
-    hold when it lies entirely outside, inconclusive otherwise."""
-    v = claim_verdict(a, b, level=level, what=what)
+    ``mean(a) − mean(b)`` (as in :func:`claim_verdict`, paired for seed twins) lies inside
+    ``(−margin, margin)``, does not hold when it lies entirely outside, inconclusive otherwise."""
+    v = claim_verdict(a, b, paired=paired, level=level, what=what)
     if not np.isfinite(v.low):
         return v
     if -margin < v.low and v.high < margin:
@@ -215,6 +243,32 @@ def trend_verdict(x, y, *, min_effect: float = 0.0, level: float = 0.95, what: s
     half = _t(len(x) - 2, level) * se
     return ClaimVerdict(_decide(slope, slope - half, slope + half, min_effect), slope, slope - half, slope + half,
                         f"{what}, {len(x)} runs")
+
+
+def falls_verdict(groups, *, paired: bool, level: float = 0.95, what: str = "accuracy") -> tuple[str, str]:
+    """Does the quantity fall as the setting grows (``groups``: setting → per-seed values, in order;
+    for seed twins, mappings seed → value)? ``(verdict, text)``: *holds* when the last setting is
+    below the first beyond the noise (interval of last − first below 0) and no step rises beyond
+    the noise (:func:`stats.rises`: a step counts only when its interval excludes 0); *holds in part*
+    when it falls overall but some step rises beyond the noise; *does not hold* when the last is
+    above the first beyond the noise; otherwise *inconclusive*."""
+    xs = list(groups)
+    if len(xs) < 2:
+        return INCONCLUSIVE, "fewer than two settings"
+    overall = stats.difference(groups[xs[-1]], groups[xs[0]], paired=paired, level=level)
+    up = stats.rises(groups, paired=paired, level=level)
+    how = "paired over seeds" if paired else "Welch"
+    text = f"{what} at {xs[-1]} − at {xs[0]}: {overall.text} ({how})"
+    if not overall.ok:
+        return INCONCLUSIVE, text
+    if overall.high < 0:
+        if not up:
+            return HOLDS, text + "; no step rises beyond the noise"
+        return "holds in part", text + "; but it rises beyond the noise " + ", ".join(
+            f"from {s.start} to {s.end} ({s.change.text})" for s in up)
+    if overall.low > 0:
+        return DOES_NOT_HOLD, text
+    return INCONCLUSIVE, text
 
 
 # --- a ranking of controlled experiments against a target (II.1d) ---------------------------
@@ -335,6 +389,6 @@ def standing(value: float, others: dict[str, float], *, lower_is_better: bool = 
 
 
 __all__ = ["Cause", "ClaimVerdict", "DOES_NOT_HOLD", "EXPLAINED", "GapVerdict", "HOLDS", "INCONCLUSIVE",
-           "NOT_EXPLAINED", "WITHIN_NOISE", "attribution_table", "claim_verdict", "combine_noise", "gap_verdict",
-           "seed_half_width", "trend_verdict", "within_verdict",
+           "NOT_EXPLAINED", "WITHIN_NOISE", "attribution_table", "claim_verdict", "combine_noise", "falls_verdict",
+           "gap_verdict", "noise_causes", "report_gap", "seed_half_width", "trend_verdict", "within_verdict",
            "Row", "Verdict", "gap_share", "table", "verdict", "standing"]

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths, reports, results, tables
+import numpy as np
+
+from . import paths, reports, results, stats, tables
 from .profiles import PROFILES
 
 #: the report's headline number for a question that has several (others: its first registry entry)
@@ -34,16 +36,20 @@ VERDICT_STYLE = {
     "matches within noise": "color: #1a7f37; font-weight: bold",
     "matches": "color: #1a7f37; font-weight: bold",
     "verified": "color: #1a7f37; font-weight: bold",
-    "confirmed": "color: #1a7f37; font-weight: bold",
+    "holds": "color: #1a7f37; font-weight: bold",
     "shown": "color: #0969da",
     "below": "color: #bc4c00; font-weight: bold",
     "above": "color: #bc4c00; font-weight: bold",
-    "not confirmed": "color: #bc4c00; font-weight: bold",
-    "partly confirmed": "color: #9a6700; font-weight: bold",
+    "does not hold": "color: #bc4c00; font-weight: bold",
+    "holds in part": "color: #9a6700; font-weight: bold",
+    "inconclusive": "color: #8c959f",
     "not tested": "color: #8c959f",
     "FAILED": "color: #cf222e; font-weight: bold",
     "not run": "color: #8c959f",
 }
+#: the words a claim or trend is recorded with (:mod:`idl_helpers.attribution`); the scorecard and the
+#: answer boxes print the recorded word itself, so a page, its box and the scorecard never disagree
+CLAIM_WORDS = ("holds in part", "holds", "does not hold", "inconclusive", "not tested")
 _ACCURACY_LIKE = re.compile(r"^(test|train) (accuracy|F1|ROC AUC)\b")
 
 
@@ -150,20 +156,33 @@ def every_number(profile: str | None = None, root: Path | None = None, *, open: 
 
 def noise_half_width(question: str, metric: str, report_value) -> float | None:
     """Half-width (95%) of the chance spread of the report's number, where we have a model of it:
-    an accuracy-like number measured on the report's 500 test reviews (binomial)."""
+    an accuracy-like number measured on the report's 500 test reviews (binomial,
+    :func:`stats.binomial_half_width`)."""
     p = _number(report_value)
     if p is None or not 0 < p < 1 or not _ACCURACY_LIKE.match(metric) or not question.startswith("I.P"):
         return None
-    return 1.96 * math.sqrt(p * (1 - p) / REPORT_TEST_REVIEWS)
+    return stats.binomial_half_width(p, REPORT_TEST_REVIEWS)
 
 
-def number_verdict(question: str, metric: str, ours, report_value) -> str:
+def number_verdict(question: str, metric: str, ours, report_value, per_seed=None) -> str:
+    """Our number against the report's. With our per-seed numbers (``per_seed``) and a report
+    accuracy on 500 reviews: the book's one rule, :func:`stats.report_band` over the healthy seeds
+    (collapsed runs left out) — the same band the page's gap verdict uses; fewer than two healthy
+    seeds → ``"inconclusive"``. Without per-seed numbers: the report's binomial band alone, or a
+    relative tolerance for numbers without a noise model."""
     a, b = _number(ours), _number(report_value)
     if a is None:
         return "not run" if tables._is_missing(ours) else "shown"
     if b is None:
         return "shown"
     hw = noise_half_width(question, metric, report_value)
+    if hw is not None and per_seed is not None:
+        healthy = stats.split_collapsed(per_seed).healthy
+        band = stats.report_band(healthy, report_p=b)
+        if not band.ok:
+            return "inconclusive"
+        a = float(np.mean(healthy))
+        hw = band.half
     tol = hw if hw is not None else RELATIVE_TOLERANCE * abs(b)
     if abs(a - b) <= tol:
         return "matches within noise" if hw is not None else "matches"
@@ -171,16 +190,16 @@ def number_verdict(question: str, metric: str, ours, report_value) -> str:
 
 
 def _trend_verdict(text) -> str:
+    """The verdict word a claim or trend was recorded with (``"holds: …"`` → ``"holds"``), unchanged;
+    a text that starts with no verdict word is ``"shown"``."""
     s = str(text).strip().lower()
-    if s.startswith("holds in part"):
-        return "partly confirmed"
-    if s.startswith("holds"):
-        return "confirmed"
-    if s.startswith("does not hold"):
-        return "not confirmed"
-    if s.startswith("not tested"):
-        return "not tested"
-    return "shown"
+    return next((w for w in CLAIM_WORDS if s.startswith(w)), "shown")
+
+
+def _per_seed(record) -> list | None:
+    extra = record.get("extra") if hasattr(record, "get") else None
+    seeds = extra.get("per_seed") if isinstance(extra, dict) else None
+    return list(seeds) if isinstance(seeds, (list, tuple)) else None
 
 
 def _headline(question: str, reg: pd.DataFrame) -> pd.Series:
@@ -232,7 +251,8 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
                 if len(hit):
                     v = hit.iloc[-1]["value"]
                     row[f"ours ({p})"] = _fmt(v)
-                    verdict_by_profile[p] = (number_verdict(q, metric, v, head["value"]) if kind == "number"
+                    verdict_by_profile[p] = (number_verdict(q, metric, v, head["value"], _per_seed(hit.iloc[-1]))
+                                             if kind == "number"
                                              else _trend_verdict(v) if kind == "trend" else "shown")
                     pages += list(hit["notebook"])
                 else:
@@ -271,7 +291,8 @@ def summary_table(root: Path | None = None, *, page_status: dict[str, str] | Non
     df["question"] = [_question_cell(q, p) for q, p in zip(df["question"], df["page"])]
     df = df.drop(columns="page")
     colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
-    note = ("± after a report's accuracy: the chance spread (95%) of its 500-review test set. "
+    note = ("± after a report's accuracy: the 95% chance band of its 500-review test set (binomial); "
+            "a verdict on our seed mean uses the 95% prediction band (seeds by t, combined with that band). "
             "Each question links to its page; +NN: a further page.")
     return tables.show(df, colours={"verdict": colour}, html_columns=("question",), note=note)
 

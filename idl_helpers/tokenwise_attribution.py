@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import attribution
+from . import attribution, stats
 
 REPORT_EPOCHS = 15                 # the report's epochs (COURSEWORK.md)
 REPORT_DIM = 100                   # the report's GloVe dimension
@@ -67,19 +67,20 @@ def pca_tables(embeddings: np.ndarray, dims, rows: np.ndarray | None = None) -> 
 
 def length_cause(histories, epochs: int, *, target: int = REPORT_EPOCHS, key: str = "val_acc") -> attribution.Cause:
     """The training-length row. With ``epochs ≥ target`` there is nothing to move (effect 0). Shorter:
-    the mean validation accuracy over the runs, continued from its gain per epoch over the second half
-    of the run to ``target`` epochs — an **extrapolation** (never counts as explaining)."""
+    the mean **validation** accuracy over the runs (the test split is measured once per model, never
+    per epoch), continued from its gain per epoch over the second half of the run to ``target``
+    epochs — an **extrapolation** (never counts as explaining). The row's name says it is validation."""
     curves = [np.asarray(h.series(key), float) for h in histories if h.epochs and len(h.epochs) == epochs]
     if not curves:
-        return attribution.Cause("training length", "not measured (no complete run)", float("nan"), float("nan"),
+        return attribution.Cause("training length (validation accuracy)", "not measured (no complete run)", float("nan"), float("nan"),
                                  kind="extrapolation")
     mean = np.mean(curves, 0)
     last = float(mean[-1])
     if epochs >= target:
-        return attribution.Cause("training length", f"the report's {target} epochs (nothing to change)", last, last)
+        return attribution.Cause("training length (validation accuracy)", f"the report's {target} epochs (nothing to change)", last, last)
     half = max(epochs // 2, 1)
     slope = (mean[-1] - mean[half - 1]) / (epochs - half) if epochs > half else float("nan")
-    return attribution.Cause("training length",
+    return attribution.Cause("training length (validation accuracy)",
                              f"{epochs} → {target} epochs: validation gain per epoch over epochs {half}–{epochs} "
                              "continued (not measured)", last + slope * (target - epochs), last, kind="extrapolation")
 
@@ -95,19 +96,23 @@ def dimension_trend(acc_by_dim: dict[int, list[float]], base_dim: int, *, target
 
 
 def gap(report: float, st: dict, boot_std: float, causes: list[attribution.Cause]):
-    """``(table, GapVerdict, noise band)`` for our seed mean ``st["mean"]`` against ``report``: the band
-    combines the 95% chance spread of the report's 500-review measurement (``1.96 × boot_std``) with
-    the spread of one run over seeds (``1.96 × std``). The seed and 500-review rows are appended
-    (kind ``"noise"``). NaN inputs never explain anything (see :func:`attribution.gap_verdict`)."""
-    ours = st["mean"]
-    band = attribution.combine_noise(1.96 * boot_std, 1.96 * st["std"])
-    rows = list(causes) + [
-        attribution.Cause("seed spread", f"± 1.96 × std over {st['n']} seed(s)", ours + 1.96 * st["std"], ours, kind="noise"),
-        attribution.Cause("500-review test set", "± 1.96 × bootstrap std", ours + 1.96 * boot_std, ours, kind="noise")]
-    if not (np.isfinite(report) and np.isfinite(ours)):
-        v = attribution.GapVerdict(attribution.NOT_EXPLAINED, float("nan"), band, 0.0, [])
-        return attribution.attribution_table(report, ours, rows), v, band
-    return attribution.attribution_table(report, ours, rows), attribution.gap_verdict(report, ours, rows, band), band
+    """``(table, GapVerdict, band half-width)`` for our seed mean against ``report``, by the book's one
+    rule (:func:`attribution.report_gap`, the same band the scorecard uses): the 95% prediction band
+    of ``ours − report`` combines the spread of one run over our seeds (``t_{n-1} · sd · √(1 + 1/n)``)
+    with the binomial chance spread of the report's 500-review measurement. One seed: no band,
+    verdict inconclusive. Collapsed runs (accuracy below :data:`stats.COLLAPSE_BELOW`) are left out
+    of the statistics and counted in the verdict's text. ``boot_std`` (a bootstrap sd of one of our
+    500-review accuracies) is shown beside the binomial part in its row's note, as a cross-check. The
+    seed and 500-review rows are appended (kind ``"noise"``). NaN inputs never explain anything."""
+    split = stats.split_collapsed(st.get("per_seed", []))
+    v, band, rows = attribution.report_gap(report, split.healthy, causes)
+    if np.isfinite(boot_std):
+        rows[-1] = attribution.Cause(rows[-1].cause, rows[-1].setting, rows[-1].value, rows[-1].reference,
+                                     kind="noise", note=f"bootstrap of ours at 500 reviews: ±{1.96 * boot_std:.3f}")
+    if split.collapsed:
+        rows.append(attribution.Cause("collapsed runs", split.text, float("nan"), float("nan"), kind="noise"))
+    ours = float(np.mean(split.healthy)) if split.healthy else st["mean"]
+    return attribution.attribution_table(report, ours, rows), v, band.half
 
 
 def verdict_text(v) -> str:

@@ -46,6 +46,7 @@ def test_the_box_follows_the_recorded_numbers(tmp_path):
         for r in records:
             if r["metric"] == "test accuracy | gru act=tanh":
                 r["value"] = report
+                r["extra"]["per_seed"] = [report - 0.001, report + 0.001]
                 r["extra"]["std"] = float("nan")  # a spread that is not a number is left out, never "nan"
 
     rows = A.rows_by_page(_tree(tmp_path, "11_I_P1b_gru", plant))["11_I_P1b_gru"]
@@ -63,7 +64,7 @@ def test_a_claim_shows_its_recorded_verdict(tmp_path):
 
     rows = A.rows_by_page(_tree(tmp_path, "10_I_P1a_rnn", flip))["10_I_P1a_rnn"]
     claims = [r for r in rows if r["report"] == "claim"]
-    assert claims and all(r["verdict"] == "not confirmed" for r in claims)
+    assert claims and all(r["verdict"] == "does not hold" for r in claims)
 
 
 def test_the_box_goes_under_the_title():
@@ -85,3 +86,80 @@ def test_a_trend_claim_shows_its_slope_and_interval():
     rows = A.rows_by_page(ROOT)["11_I_P1b_gru"]
     trend = next(r for r in rows if r["measure"].startswith("over-fitting"))
     assert trend["ours"] != "—" and "[" in trend["ours"]
+
+
+# --- one vocabulary: the page's record, the box and the scorecard print the same word ---------------
+
+def _recorded_word(text) -> str:
+    s = str(text).strip().lower()
+    return next((w for w in ("holds in part", "holds", "does not hold", "inconclusive", "not tested") if s.startswith(w)),
+                "shown")
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_every_claim_shows_its_recorded_word_in_box_and_scorecard(profile):
+    """Every claim or trend record of the committed results: the answer box's word equals the
+    scorecard's word equals the recorded verdict (II.5c/II.5d were recorded "inconclusive" and shown
+    as "shown")."""
+    from idl_helpers import results, scorecard
+
+    recs = results.load(root=ROOT / "book" / "results")
+    recs = recs[recs["profile"] == profile]
+    boxed = {(r["question"], r["measure"]): r["verdict"] for page in A.rows_by_page(ROOT).values() for r in page}
+    card = scorecard.summary(ROOT / "book" / "results").set_index("question")
+    reg = reports.table()
+    checked = 0
+    for _, r in recs.iterrows():
+        m = str(r["metric"])
+        trend = reg[(reg["question"] == r["question"]) & (reg["metric"] == m) & (reg["kind"] == "trend")]
+        if not (m.startswith("claim: ") or len(trend)):
+            continue
+        word = _recorded_word(r["value"])
+        assert word != "shown", (m, r["value"])              # every claim is recorded with a verdict word
+        assert A.claim_word(r["value"]) == word == scorecard._trend_verdict(r["value"]), m
+        if profile == "full":                                  # the box and the scorecard show full's records
+            key = (r["question"], m[len("claim: "):] if m.startswith("claim: ") else m)
+            assert boxed[key] == word, key
+            if len(trend):
+                assert card.loc[r["question"], "verdict"] == word, r["question"]
+        checked += 1
+    assert checked >= 10
+
+
+#: a gap verdict and the scorecard's word for the same number
+_GAP_WORDS = {"within noise": {"matches within noise"}, "inconclusive": {"inconclusive"},
+              "explained": {"below", "above"}, "not explained": {"below", "above"}}
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
+    """For each recorded gap attribution ("attribution verdict | X") whose number "test accuracy | X"
+    the scorecard judges, both use the one 95% prediction band: "within noise" on the page ⇔ "matches
+    within noise" in the scorecard and the box, "inconclusive" ⇔ "inconclusive", and the gap's sign
+    (ours − report) agrees with "below"/"above"."""
+    from idl_helpers import results, scorecard
+
+    recs = results.load(root=ROOT / "book" / "results")
+    recs = recs[recs["profile"] == profile]
+    reg = reports.table()
+    checked = 0
+    for _, r in recs[recs["metric"].astype(str).str.startswith("attribution verdict |")].iterrows():
+        setting = r["metric"].split("|", 1)[1].strip()
+        if setting.endswith("test accuracy"):          # the token-wise pages: "best mlp test accuracy", "test accuracy"
+            what = setting[: -len("test accuracy")].strip()
+            metric = f"test accuracy | {what}" if what else "test accuracy"
+        else:
+            metric = f"test accuracy | {setting}"
+        ours = recs[(recs["question"] == r["question"]) & (recs["metric"] == metric)]
+        theirs = reg[(reg["question"] == r["question"]) & (reg["metric"] == metric)]
+        if ours.empty or theirs.empty:
+            continue
+        word = scorecard.number_verdict(r["question"], metric, ours.iloc[-1]["value"], theirs.iloc[0]["value"],
+                                        scorecard._per_seed(ours.iloc[-1]))
+        recorded = str(r["value"])
+        assert word in _GAP_WORDS[recorded], f"{r['notebook']}: page says {recorded!r}, scorecard {word!r}"
+        gap = r["extra"].get("gap") if isinstance(r["extra"], dict) else None
+        if word in ("below", "above") and gap is not None:
+            assert (gap < 0) == (word == "below"), f"{r['notebook']}: gap {gap:+.3f} is not ours − report"
+        checked += 1
+    assert checked >= 5

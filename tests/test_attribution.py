@@ -15,7 +15,8 @@ def test_gap_verdict_within_noise_explained_and_not_explained():
     v = A.gap_verdict(0.87, 0.80, causes, noise=0.035)
     assert v.verdict == A.EXPLAINED and v.causes == ["training length"] and "explained by training length" in v.text
     v = A.gap_verdict(0.95, 0.80, causes, noise=0.035)
-    assert v.verdict == A.NOT_EXPLAINED and v.residual > 0.035 and "not explained" in v.text
+    assert v.verdict == A.NOT_EXPLAINED and v.residual < -0.035 and "not explained" in v.text
+    assert v.gap < 0 and "ours − report -0.150" in v.text          # one sign convention: ours − report
     # an extrapolation alone never explains a gap
     v = A.gap_verdict(0.84, 0.80, causes[2:], noise=0.01)
     assert v.verdict == A.NOT_EXPLAINED and v.extrapolated > 0 and "not a measurement" in v.text
@@ -23,16 +24,18 @@ def test_gap_verdict_within_noise_explained_and_not_explained():
     v = A.gap_verdict(0.89, 0.80, [A.Cause("x", "", 0.75, 0.80)], noise=0.035)
     assert v.verdict == A.NOT_EXPLAINED and v.explained == 0
     table = A.attribution_table(0.89, 0.80, causes)
-    assert list(table["cause"])[0].startswith("report − ours") and len(table) == 4
+    assert list(table["cause"])[0].startswith("ours − report") and len(table) == 4
+    assert np.isclose(table["effect"].iloc[0], 0.80 - 0.89)
+    # no band (one seed of ours) → inconclusive, never a verdict from a borrowed band
+    assert A.gap_verdict(0.95, 0.80, causes, noise=float("nan")).verdict == A.INCONCLUSIVE
 
 
 def test_claim_verdict_holds_does_not_hold_inconclusive():
     assert A.claim_verdict([0.85, 0.86, 0.84], [0.70, 0.72, 0.69]).verdict == A.HOLDS
     assert A.claim_verdict([0.70, 0.72, 0.69], [0.85, 0.86, 0.84]).verdict == A.DOES_NOT_HOLD
     assert A.claim_verdict([0.80, 0.60, 0.75], [0.70, 0.78, 0.62]).verdict == A.INCONCLUSIVE
-    # one run per group: inconclusive unless the spread of one number is known
+    # one run per group: inconclusive, and no spread can be passed in from elsewhere
     assert A.claim_verdict([0.85], [0.70]).verdict == A.INCONCLUSIVE
-    assert A.claim_verdict([0.85], [0.70], sd=0.01).verdict == A.HOLDS
     # a tiny but certain difference is not an effect of the size a claim needs
     assert A.claim_verdict([0.801, 0.802, 0.8015], [0.800, 0.8005, 0.8002], min_effect=0.02).verdict == A.DOES_NOT_HOLD
     assert "95% interval" in A.claim_verdict([1, 2, 3], [0, 1, 2]).text
@@ -56,6 +59,7 @@ def test_trend_verdict_each_way():
 
 def test_noise_helpers():
     assert np.isclose(A.combine_noise(0.03, 0.04), 0.05)
+    assert np.isnan(A.combine_noise(0.03, float("nan")))       # a missing spread is not zero
     assert np.isnan(A.seed_half_width([0.8]))
     assert A.seed_half_width([0.8, 0.82, 0.81]) > 0
 

@@ -35,6 +35,7 @@ COURSE = {
     "50": "GloVe 6B 50-d, the vectors available offline; 50 sigmoid units (II.1d)",
     "500": "the report's test reviews (its confusion matrices sum to 500)",
     "64": "the report's hidden size (I.P1)",
+    "95": "95% intervals and bands: the book's one convention for every ± (idl_helpers.stats)",
 }
 #: report numbers that are not in report_numbers.json (they are not results anyone records)
 REPORT = {
@@ -90,7 +91,6 @@ ALLOWED = {
                              "25": "the input-representation probe's PCA dimensions, 10 and 25 (a setting)"},
     "22_I_P4_restricted_attention": {"95": "95% intervals (a convention)"},
     "23_I_P2_4_comparison": {"20": "page numbers 20–22", "22": "page numbers 20–22",
-                             "2": "COURSEWORK.md: the report's 500-review numbers carry 'about ±2 points of noise'",
                              "95": "95% intervals (a convention)"},
     "03_II_1d_4b_bigram_lm": {
         "0.3": "the course's learning rate", "112.86": "the report's dev perplexity (112.862), rounded",

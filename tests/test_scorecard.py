@@ -43,9 +43,12 @@ def test_one_row_per_question_with_verdicts(results_root):
     assert list(s.index) == reports.questions()
     assert s.loc["I.P1.a", "verdict"] == "matches within noise"
     assert s.loc["I.P2", "verdict"] == "below" and s.loc["II.1d", "verdict"] == "above"
-    assert s.loc["II.6", "verdict"] == "verified" and s.loc["II.5b", "verdict"] == "not confirmed"
+    assert s.loc["II.6", "verdict"] == "verified" and s.loc["II.5b", "verdict"] == "does not hold"
     assert s.loc["I.P3", "verdict"] == "not run"
-    assert S._trend_verdict("holds in part: falls overall; but not at every step") == "partly confirmed"
+    # the recorded verdict word itself, never reinterpreted (II.5c recorded "inconclusive", once shown as "shown")
+    assert S._trend_verdict("holds in part: falls overall; but not at every step") == "holds in part"
+    assert S._trend_verdict("inconclusive: 0→2 layers +0.018") == "inconclusive"
+    assert S._trend_verdict("holds: accuracy falls") == "holds" and S._trend_verdict("a figure") == "shown"
     # full has no results yet: its column exists and shows "—"; quick has ours
     assert (s["ours (full)"] == "—").all() and s.loc["I.P1.a", "ours (quick)"] == "0.8"
     assert s.loc["II.1d", "page"] == "03_II_1d_4b_bigram_lm"
@@ -109,3 +112,22 @@ def test_timings_say_when_the_last_re_run_did_not_finish(results_root):
     assert t.loc["a", "quick: status"] == "ok; last re-run failed at 2026-01-02T00:00:00Z"
     assert t.loc["b", "quick: status"] == "ok"
     assert t.loc["all notebooks (sum)", "quick: wall time (s)"] == 5.0
+
+
+def test_number_verdict_uses_the_one_prediction_band_over_healthy_seeds():
+    """The scorecard judges a seed mean by the same rule as the page's gap verdict
+    (:func:`idl_helpers.stats.report_band`): seeds by t over the healthy runs, with the report's
+    binomial band; one seed → inconclusive; a collapsed run is left out, not averaged in."""
+    from idl_helpers import attribution, stats
+
+    q, m, report = "I.P1.a", "test accuracy | rnn act=relu", 0.816
+    seeds = [0.73, 0.77, 0.81]                      # mean 0.77: outside the report's ±0.034 alone,
+    band = stats.report_band(seeds, report_p=report)  # inside the prediction band of three seeds
+    assert abs(0.77 - report) > S.noise_half_width(q, m, report) and abs(0.77 - report) <= band.half
+    assert S.number_verdict(q, m, 0.77, report, seeds) == "matches within noise"
+    assert S.number_verdict(q, m, 0.77, report) == "below"                 # no per-seed numbers: binomial only
+    assert attribution.report_gap(report, seeds, [])[0].verdict == attribution.WITHIN_NOISE   # the page agrees
+    assert S.number_verdict(q, m, 0.77, report, [0.77]) == "inconclusive"   # one seed: no band
+    # two healthy seeds far below and one collapsed: the collapsed run neither lowers the mean nor widens the band
+    assert S.number_verdict(q, m, 0.62, report, [0.70, 0.701, 0.45]) == "below"
+    assert S.number_verdict(q, m, 0.62, report, [0.70, 0.45]) == "inconclusive"

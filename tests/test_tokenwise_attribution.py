@@ -67,7 +67,7 @@ def test_planted_nan_never_explains():
     """A diverged headline (NaN mean) or NaN effects must not produce "explained" or "within noise"."""
     st = seed_stats([run(None), run(None)])
     _, v, _ = gap(0.87, st, float("nan"), [attribution.Cause("training length", "x", float("nan"), float("nan"))])
-    assert v.verdict == attribution.NOT_EXPLAINED and "not judged" in verdict_text(v)
+    assert v.verdict == attribution.INCONCLUSIVE and "not judged" in verdict_text(v)
     ok = seed_stats([run(0.80), run(0.80)])
     _, v2, _ = gap(0.87, ok, 0.01, [attribution.Cause("training length", "x", float("nan"), 0.80)])
     assert v2.verdict == attribution.NOT_EXPLAINED
