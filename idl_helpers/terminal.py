@@ -37,6 +37,23 @@ def _ours(row: pd.Series, ours_columns: list[str]) -> str:
     return "—"
 
 
+#: the states of :mod:`idl_helpers.page_status` a page that is not current can be in
+STATES = ("stale", "failed", "interrupted", "damaged", "missing")
+
+
+def _mark(status) -> str:
+    """`` [stale]`` (or ``[stale/failed]`` for a question answered on several pages) from the
+    summary's ``page status`` cell (``"stale: …"`` or ``"page: stale: …; page2: failed: …"``)."""
+    status = str(status or "")
+    found = []
+    for part in status.split("; "):
+        words = [w.strip() for w in part.split(":")]
+        hit = next((w for w in words[:2] if w in STATES), None)
+        if hit and hit not in found:
+            found.append(hit)
+    return f" [{'/'.join(found)}]" if found else ""
+
+
 def rows(summary: pd.DataFrame) -> list[dict]:
     """The summary's rows as plain dicts (what ``--json`` prints)."""
     out = []
@@ -54,8 +71,7 @@ def summary_lines(summary: pd.DataFrame, width: int = WIDTH) -> list[str]:
     lines = [" ".join(clip(name, w).ljust(w) for (name, _), w in zip(COLUMNS, widths)).rstrip()]
     lines.append(" ".join("-" * w for w in widths))
     for _, row in summary.iterrows():
-        status = str(row.get("page status", "") or "")
-        mark = "" if status in ("", "—", "-", "nan") else f" [{status.split(':')[0].strip()}]"
+        mark = _mark(row.get("page status", ""))
         cells = [row.get("question", ""), row.get("verdict", ""), _ours(row, ours_columns),
                  row.get("report", ""), f"{row.get('page', '')}{mark}"]
         page_w = widths[-1]

@@ -311,6 +311,8 @@ def test_the_terminal_scorecard_is_one_line_per_question_within_120_columns(monk
 def test_clip_keeps_lines_within_their_width():
     assert terminal.clip("a\nb   c", 10) == "a b c"
     assert terminal.clip("x" * 30, 10) == "x" * 9 + "…"
+    assert terminal._mark("11_a: stale: x; 12_b: failed: y at 3:00") == " [stale/failed]"
+    assert terminal._mark("interrupted: last re-run …") == " [interrupted]" and terminal._mark("—") == ""
 
 
 # 2 ------------------------------------------------------------------------------------------------
