@@ -252,6 +252,9 @@ def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: 
     except PapermillExecutionError as exc:
         status, cell = "failed", exc.exec_count
         error = f"{exc.ename}: {_first_line(exc.evalue)}"
+        fix = [ln.strip() for ln in str(exc.evalue).splitlines()[1:] if ln.strip().startswith("fix:")]
+        if fix:  # a data error's remedy (set $IDL_DATA_DIR …) is said with it, not only in the failed copy
+            error += f" ({fix[0]})"
         if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too
             status = "interrupted"
     except Exception as exc:  # kernel died, bad notebook, timeout …
@@ -342,7 +345,9 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile
     kept_root = book_root.resolve().parent / "_build" / "executed" / profile
     book_root.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_staging(book_root)
     staging = Path(tempfile.mkdtemp(prefix=".run-", dir=book_root))  # same file system: moves are atomic
+    (staging / OWNER).write_text(str(os.getpid()))
 
     def job(src: Path) -> _Job:
         rel = src.relative_to(source_root)
@@ -418,6 +423,35 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     order = {p.stem: i for i, p in enumerate(notebooks)}
     runs.sort(key=lambda r: order[r.name])
     return runs
+
+
+#: the file in a staging folder that names the process running it
+OWNER = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_orphaned_staging(book_root: Path) -> None:
+    """Staging folders of runs that were killed (SIGKILL, a crash) and could not clean up: their
+    owner process is gone. A staging folder of a run still going (or one without an owner file,
+    made by an older runner) is left alone."""
+    for d in sorted(Path(book_root).glob(".run-*")):
+        try:
+            pid = int((d / OWNER).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            print(f"note: removed {d}, left by a run (pid {pid}) that was killed before it finished; "
+                  f"its pages and results were never changed", file=sys.stderr)
 
 
 def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots,

@@ -151,6 +151,16 @@ def test_an_interrupt_during_a_cell_is_one_line(book, tmp_path, sig):
     assert "interrupted" in err
 
 
+def test_a_data_error_keeps_its_fix_in_the_one_line(book, capsys):
+    src, root = book
+    write_nb(src / "part1" / "07_nodata.ipynb",
+             "raise RuntimeError('ptb.train.txt not found and downloads are disabled.\\n  looked in: /x\\n"
+             "  fix: put it in a directory and set IDL_DATA_DIR=/that/directory')")
+    run = _run(src, root, only=["07"])[0]
+    assert run.status == "failed" and "not found" in run.error and "fix: put it in a directory" in run.error
+    assert "\n" not in run.error
+
+
 # 3 ------------------------------------------------------------------------------------------------
 def _book_root(root):
     (root.parent / "_config.yml").write_text("title: t\n")
@@ -358,3 +368,7 @@ def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
     for p in survivors:  # leave nothing behind whatever the outcome
         psutil.Process(p).kill()
     assert not survivors, f"still running after the run was killed: {survivors} of {seen}"
+    # the killed run could not remove its staging folder; the next run does, and says so
+    assert list(root.glob(".run-*"))
+    assert [r.status for r in _run(src, root, only=["03"])] == ["ok"]
+    assert not list(root.glob(".run-*"))
