@@ -345,8 +345,9 @@ def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
              "import json, os, time, psutil\nfrom idl_helpers import parallel\n"
              "job = parallel.start(time.sleep, 600, workers=2)\n"
              "t0 = time.time()\n"
-             "while not psutil.Process().children() and time.time() - t0 < 60:\n    time.sleep(0.1)\n"
-             "time.sleep(1)\n"
+             "spawned = lambda: [c for c in psutil.Process().children(recursive=True)\n"
+             "                   if 'spawn_main' in ' '.join(c.cmdline())]\n"
+             "while not spawned() and time.time() - t0 < 60:\n    time.sleep(0.1)\n"
              f"open({str(pids)!r}, 'w').write(json.dumps({{'kernel': os.getpid(), "
              "'workers': [c.pid for c in psutil.Process().children(recursive=True)]}))\n"
              "job.result()")
@@ -359,7 +360,7 @@ def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
     seen = json.loads(pids.read_text())
     assert seen["workers"], seen
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)  # (not communicate: an orphaned worker would keep its pipes open)
 
     def alive(pid):
         try:
@@ -373,7 +374,10 @@ def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
         time.sleep(0.2)
     survivors = [p for p in left if alive(p)]
     for p in survivors:  # leave nothing behind whatever the outcome
-        psutil.Process(p).kill()
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
     assert not survivors, f"still running after the run was killed: {survivors} of {seen}"
     # the killed run could not remove its staging folder; the next run does, and says so
     assert list(root.glob(".run-*"))
