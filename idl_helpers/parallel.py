@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -47,8 +49,29 @@ def default_workers(device: str = "cpu") -> int:
     return max(1, min(cores(), int(given))) if given.isdigit() else max(1, cores())
 
 
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this worker when the process that started it dies, so a
+    notebook's workers never outlive a killed kernel or ``idl-book run`` (they would block forever
+    on their pipe). Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        parent = mp.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # it died before the prctl call
+            os._exit(1)
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        pass
+
+
 def _limit_threads(threads: int) -> None:
-    """In a fresh worker: at most ``threads`` threads for NumPy's BLAS and for torch."""
+    """In a fresh worker: at most ``threads`` threads for NumPy's BLAS and for torch (and the worker
+    dies with its parent, :func:`_die_with_parent`)."""
+    _die_with_parent()
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
     try:

@@ -89,9 +89,14 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     if not only or any(not str(n).strip() for n in only):
         raise RunnerError(f"--only needs notebook names, got {only!r}; available: "
                           f"{', '.join(p.stem for p in notebooks)}")
+    for name in only:  # ".", "/", "./", "..": an empty stem would match every notebook
+        stem = Path(str(name).strip()).stem
+        if not stem.strip(".") or str(name).strip().endswith("/"):
+            raise RunnerError(f"--only {name!r} is not a notebook name; give notebook names or prefixes "
+                              f"such as 10_II_3 (available: {', '.join(p.stem for p in notebooks)})")
     chosen, unknown = [], []
     for name in only:
-        stem = Path(name).stem
+        stem = Path(str(name).strip()).stem
         hits = [p for p in notebooks if p.stem == stem or p.stem.startswith(stem)]
         if not hits:
             unknown.append(name)
@@ -126,9 +131,15 @@ def executed_profile(path: Path) -> str | None:
         return None
 
 
-def _ipc_kernel_manager(socket_dir: str):
+def _ipc_kernel_manager(socket_dir: str, stderr_path: str | None = None):
     """A kernel manager talking to its kernel over local IPC sockets in ``socket_dir``
-    (not TCP: nothing listens on the network, and the kernel has no plain-TCP warning to print)."""
+    (not TCP: nothing listens on the network, and the kernel has no plain-TCP warning to print).
+
+    The kernel's own stderr (its tracebacks when a cell is interrupted or timed out: tens of lines)
+    goes to ``stderr_path``, kept beside a failed run's executed copy, not to the terminal.
+    jupyter_client starts the kernel in a session of its own and tells it its parent's pid, so the
+    kernel exits when the runner dies, and its worker processes die with it
+    (:func:`idl_helpers.parallel._limit_threads` asks for a parent-death signal)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -137,7 +148,45 @@ def _ipc_kernel_manager(socket_dir: str):
             kwargs.setdefault("ip", os.path.join(socket_dir, "k"))
             super().__init__(**kwargs)
 
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if stderr_path:
+                with open(stderr_path, "ab") as fh:  # the child keeps its own copy of the descriptor
+                    kw["stderr"] = fh
+                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+        _launch_kernel = _async_launch_kernel
+
     return IPCKernelManager
+
+
+def _running_cell(path: Path) -> int | None:
+    """The execution count of the last cell papermill started in an executed copy (the one that was
+    running when a timeout or a dead kernel stopped the run)."""
+    try:
+        cells = json.loads(Path(path).read_text()).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    started = [c for c in cells if c.get("cell_type") == "code"
+               and ((c.get("metadata") or {}).get("papermill") or {}).get("start_time")]
+    return started[-1].get("execution_count") if started else None
+
+
+@contextmanager
+def _quiet_loggers():
+    """nbclient and papermill log a cell's timeout or interrupt as tracebacks of their own; the
+    runner reports it in one line (``NotebookRun.describe``), so they are silenced while it runs."""
+    import logging
+
+    names = ("papermill", "nbclient", "traitlets", "asyncio", "jupyter_client")
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
 
 
 def _hide_parameter_cells(path: Path) -> None:
@@ -193,18 +242,27 @@ def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: 
     t0 = time.perf_counter()
     error, cell = "", None
     sockets = tempfile.mkdtemp(prefix="idl-kernel-")
+    kernel_log = str(out) + ".kernel-stderr.txt"
     try:
-        pm.execute_notebook(source, output, parameters=parameters, kernel_name="python3",
-                            cwd=cwd, progress_bar=False, log_output=False,
-                            execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager(sockets))
+        with _quiet_loggers():
+            pm.execute_notebook(source, output, parameters=parameters, kernel_name="python3",
+                                cwd=cwd, progress_bar=False, log_output=False, execution_timeout=timeout,
+                                kernel_manager_class=_ipc_kernel_manager(sockets, kernel_log))
         status = "ok"
     except PapermillExecutionError as exc:
         status, cell = "failed", exc.exec_count
         error = f"{exc.ename}: {_first_line(exc.evalue)}"
+        fix = [ln.strip() for ln in str(exc.evalue).splitlines()[1:] if ln.strip().startswith("fix:")]
+        if fix:  # a data error's remedy (set $IDL_DATA_DIR …) is said with it, not only in the failed copy
+            error += f" ({fix[0]})"
         if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too
             status = "interrupted"
     except Exception as exc:  # kernel died, bad notebook, timeout …
-        status, error = "failed", f"{exc.__class__.__name__}: {_first_line(exc)}"
+        status, cell = "failed", _running_cell(out)
+        error = f"{exc.__class__.__name__}: {_first_line(exc)}"
+        if exc.__class__.__name__ == "CellTimeoutError":
+            where = f"cell In [{cell}]" if cell is not None else "a cell"
+            error = f"{where} timed out after {timeout} s (--timeout {timeout})"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
         for var, value in saved.items():
@@ -287,7 +345,9 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile
     kept_root = book_root.resolve().parent / "_build" / "executed" / profile
     book_root.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_staging(book_root)
     staging = Path(tempfile.mkdtemp(prefix=".run-", dir=book_root))  # same file system: moves are atomic
+    (staging / OWNER).write_text(str(os.getpid()))
 
     def job(src: Path) -> _Job:
         rel = src.relative_to(source_root)
@@ -300,24 +360,35 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
                     failed_root / rel, inputs)
 
     def land(j: _Job, res: dict) -> None:
+        written = sorted((j.staged_results / profile).glob("*.json"))
+        if res["status"] == "ok" and not written and _must_record(j.src, results_root / profile):
+            res = {**res, "status": "failed",
+                   "error": f"wrote no results file (book/results/{profile}/{j.src.stem}.json): its "
+                            f"`ctx.finish()` cell did not run; the previous numbers are kept"}
+        results_hashes = {}
         old = before[j.src]
         thorough = old if res["status"] == "ok" and old in rank and rank[old] > rank[profile] else None
         replaced, kept = (thorough, None) if replace_thorough else (None, thorough)
         output = kept_root / j.src.relative_to(source_root) if kept else j.out
         if res["status"] == "ok":
-            for f in sorted((j.staged_results / profile).glob("*.json")):
+            for f in written:
                 dest = results_root / profile / f.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(f, dest)
+                results_hashes.update(input_hashes_of([dest]))
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(j.staged, output) if kept else os.replace(j.staged, output)
         elif j.staged.exists():
             j.failed_copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(j.staged, j.failed_copy)
             output = j.failed_copy
+            log = Path(str(j.staged) + ".kernel-stderr.txt")
+            if log.is_file() and log.stat().st_size:  # the kernel's own traceback, for whoever digs
+                shutil.move(log, str(j.failed_copy) + ".kernel-stderr.txt")
         run = NotebookRun(j.src.stem, str(j.src), str(output), **res, replaced_profile=replaced,
                           kept_profile=kept)
-        _update_log(results_root, profile, [run], log_params, {j.src.stem: j.inputs})
+        _update_log(results_root, profile, [run], log_params, {j.src.stem: j.inputs},
+                    {j.src.stem: results_hashes})
         runs.append(run)
         show.finished(run)
 
@@ -352,6 +423,35 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     order = {p.stem: i for i, p in enumerate(notebooks)}
     runs.sort(key=lambda r: order[r.name])
     return runs
+
+
+#: the file in a staging folder that names the process running it
+OWNER = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_orphaned_staging(book_root: Path) -> None:
+    """Staging folders of runs that were killed (SIGKILL, a crash) and could not clean up: their
+    owner process is gone. A staging folder of a run still going (or one without an owner file,
+    made by an older runner) is left alone."""
+    for d in sorted(Path(book_root).glob(".run-*")):
+        try:
+            pid = int((d / OWNER).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            print(f"note: removed {d}, left by a run (pid {pid}) that was killed before it finished; "
+                  f"its pages and results were never changed", file=sys.stderr)
 
 
 def _run_pool(group, jobs, job, land, running, show, params, results_root, timeout, threads, roots,
@@ -466,8 +566,24 @@ def _read_log_entries(path: Path) -> dict[str, dict]:
         return {}
 
 
+def _must_record(src: Path, results_dir: Path) -> bool:
+    """Whether a finished run of ``src`` must have written its results file: every notebook that
+    calls ``setup(`` (its recorder) unless it is a summary, and every notebook that has a results
+    file from an earlier run (else the book would keep another run's numbers beside the new page).
+    Summaries such as the scorecard, which never recorded, are the exception."""
+    if (results_dir / f"{src.stem}.json").exists():
+        return True
+    if is_summary(src):
+        return False
+    try:
+        cells = json.loads(Path(src).read_text()).get("cells", [])
+    except (OSError, ValueError):
+        return False
+    return any("setup(" in "".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+
+
 def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], params: dict,
-                inputs: dict[str, dict]) -> Path:
+                inputs: dict[str, dict], results_files: dict[str, dict] | None = None) -> Path:
     """Merge ``runs`` into ``runs-<profile>.json`` under a lock, written atomically.
 
     One entry per notebook: the run the book shows (``status`` ok) with the inputs it was
@@ -492,7 +608,8 @@ def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], param
         for r in runs:
             if r.status == "ok":
                 entries[r.name] = {**asdict(r), "source": rel(r.source), "output": rel(r.output), **common,
-                                   "finished_utc": _utc(), "inputs": inputs.get(r.name, {})}
+                                   "finished_utc": _utc(), "inputs": inputs.get(r.name, {}),
+                                   "results": (results_files or {}).get(r.name, {})}
                 continue
             attempt = {"status": r.status, "at": _utc(), "error": r.error, "failed_cell": r.failed_cell,
                        "wall_time_s": r.wall_time_s, "copy": rel(r.output), "git_commit": git_commit()}

@@ -13,7 +13,8 @@ from pathlib import Path
 
 TITLES = {"stale": "This page is stale", "failed": "The last re-run of this page failed",
           "interrupted": "The last re-run of this page was interrupted",
-          "missing": "This page has no recorded run"}
+          "missing": "This page has no recorded run",
+          "damaged": "This page or its results file is damaged"}
 
 
 def collect(root: Path) -> dict[str, object]:
@@ -26,7 +27,11 @@ def collect(root: Path) -> dict[str, object]:
         return {}
     try:
         pages = page_status(source_root=source_root, book_root=book_root)
-    except ValueError:  # an unreadable run log: every page would be unknown; idl-book status says why
+    except ValueError as exc:  # an unreadable run log: every page would be unknown; said, and
+        # `idl-book build -W` refuses to build before Sphinx starts (cli.book_problems)
+        import sys
+
+        print(f"WARNING: no page banners: {exc}", file=sys.stderr)
         return {}
     out = {}
     for p, src in zip(pages, _sources(source_root)):

@@ -165,9 +165,20 @@ def verify(path: Path, known_hash: str | None) -> tuple[bool, str]:
 
 
 def downloads_dir() -> Path:
+    """The download cache, created if needed; one that cannot be created is a :class:`DataConfigError`
+    naming it and ``$IDL_CACHE_DIR`` (not a bare PermissionError)."""
     d = paths.cache_dir() / "downloads"
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataConfigError(f"the download cache {d} cannot be created ({exc.strerror or exc}); "
+                              f"make it writable or set {paths.CACHE_DIR_ENV} to a writable directory") from None
     return d
+
+
+def _not_writable(d: Path, exc: OSError) -> DataConfigError:
+    return DataConfigError(f"the download cache {d} is not writable ({exc.strerror or exc}); "
+                           f"make it writable or set {paths.CACHE_DIR_ENV} to a writable directory")
 
 
 def where(resource: Resource) -> list[Path]:
@@ -212,7 +223,10 @@ def fetch(resource: Resource, *, download: bool = True) -> Path:
         if ok:
             return cached
         mismatches.append(f"{cached}: expected {resource.known_hash}, got {actual} (deleted)")
-        cached.unlink()
+        try:
+            cached.unlink()
+        except OSError as exc:
+            raise _not_writable(cached.parent, exc) from None
     if not download or paths.offline() or not resource.url:
         if mismatches:
             raise ChecksumError(
@@ -223,6 +237,8 @@ def fetch(resource: Resource, *, download: bool = True) -> Path:
         raise DataNotFoundError(f"{resource.name} not found and {why}.\n" + _help(resource))
     import pooch
 
+    if not os.access(downloads_dir(), os.W_OK):
+        raise _not_writable(downloads_dir(), PermissionError(13, "Permission denied"))
     try:
         got = pooch.retrieve(resource.url, known_hash=resource.known_hash, fname=resource.name,
                              path=downloads_dir(), progressbar=True)
@@ -246,3 +262,5 @@ def status(resource: Resource) -> dict:
         return {"name": resource.name, "status": "missing", "path": resource.url or "-"}
     except DataUnreadableError as exc:
         return {"name": resource.name, "status": "unreadable", "path": str(exc)}
+    except DataConfigError as exc:
+        return {"name": resource.name, "status": "cache unusable", "path": str(exc)}
