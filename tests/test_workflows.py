@@ -509,3 +509,77 @@ def test_a_cancelled_execute_step_stops_idl_book_and_marks_the_run_interrupted(t
     entry = {e["name"]: e for e in json.loads((repo / "book" / "results" / "runs-smoke.json").read_text())["notebooks"]}
     assert entry["01_sleepy"]["last_attempt"]["status"] == "interrupted", log
     assert "interrupted" in (repo / "_build" / "execute.log").read_text()
+
+
+# --- launch buttons (_config.yml) --------------------------------------------------------------
+
+CONFIG = ROOT / "_config.yml"
+#: sphinx-book-theme's launch providers: any one set makes a button on every notebook page
+PROVIDERS = ("binderhub_url", "jupyterhub_url", "thebe", "colab_url", "deepnote_url", "jupyterlite_url")
+PLACEHOLDER = "https://github.com/OWNER/idl-book"
+
+
+def _theme_options(user_yaml: dict) -> dict:
+    """The html_theme_options jupyter-book gives the theme: the user's YAML over its defaults."""
+    from jupyter_book.config import get_final_config
+
+    config, _ = get_final_config(user_yaml=user_yaml, cli_config={"latex_individualpages": False},
+                                 validate=False, use_external_toc=False)
+    return config["html_theme_options"]
+
+
+def _real_repository(url: str) -> bool:
+    return bool(re.fullmatch(r"https://(github|gitlab)\.com/[\w.-]+/[\w.-]+/?", url or "")) \
+        and "/OWNER/" not in url
+
+
+def test_launch_buttons_only_for_a_real_repository_url():
+    """The launch buttons' repository comes from one setting, ``repository.url``; while it is unset
+    (or still the placeholder) no launch provider is configured, so the book has no buttons."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    url = (cfg.get("repository") or {}).get("url") or ""
+    assert url.rstrip("/") != PLACEHOLDER, "the placeholder repository: every launch button would be a dead link"
+    theme = _theme_options(cfg)
+    providers = {k: v for k, v in theme.get("launch_buttons", {}).items() if k in PROVIDERS and v}
+    if not _real_repository(url):
+        assert not providers, f"launch buttons {sorted(providers)} without a real repository.url ({url!r})"
+    assert not url or _real_repository(url), f"repository.url {url!r} is not https://github.com/<owner>/<repo>"
+
+
+def _build_one_page(tmp_path: Path, cfg: dict) -> str:
+    """The HTML of a one-notebook book built with ``cfg``'s repository, html and launch_buttons."""
+    import nbformat
+
+    exe = (shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book"))
+    if not exe:
+        pytest.skip("jupyter-book is not installed")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A page"), nbformat.v4.new_code_cell("1 + 1")],
+                                  metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    tmp_path.mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "page.ipynb")
+    mini = {"title": "t", "execute": {"execute_notebooks": "off"},
+            **{k: cfg[k] for k in ("repository", "html", "launch_buttons") if k in cfg}}
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(mini))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    proc = subprocess.run([exe, "build", str(tmp_path), "-q", "-W", "-n", "--keep-going"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return (tmp_path / "_build" / "html" / "page.html").read_text()
+
+
+def test_the_book_has_no_launch_buttons_until_the_repository_is_named_then_working_ones(tmp_path):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    html = _build_one_page(tmp_path / "as-is", cfg)
+    if not _real_repository((cfg.get("repository") or {}).get("url") or ""):
+        assert "mybinder.org" not in html and "colab.research.google.com" not in html, "a launch button"
+    assert "OWNER" not in html, "a placeholder link in the built page"
+    # the README's way to have them: repository.url and the providers
+    url = "https://github.com/some-user/idl-book"
+    enabled = {**cfg, "repository": {**cfg["repository"], "url": url},
+               "launch_buttons": {**cfg["launch_buttons"], "binderhub_url": "https://mybinder.org",
+                                  "colab_url": "https://colab.research.google.com"}}
+    html = _build_one_page(tmp_path / "enabled", enabled)
+    branch = cfg["repository"]["branch"]
+    assert f"https://mybinder.org/v2/gh/some-user/idl-book/{branch}?urlpath=tree/page.ipynb" in html
+    assert f"https://colab.research.google.com/github/some-user/idl-book/blob/{branch}/page.ipynb" in html
