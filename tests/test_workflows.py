@@ -8,6 +8,11 @@ matches the Makefile or the CLI fails here, not on the GPU runner. What the repl
 the failure report is tested on its own below), the job-level ``if:`` of ``publish``, and the
 install: ``make install`` runs as ``make --dry-run install`` with ``VENV`` set to the test's own
 environment, so nothing is installed anywhere.
+
+The execute step's own logic is replayed apart: with a stand-in ``idl-book`` (which pages a run
+executes), and with the real one on a notebook that sleeps, cancelled the way GitHub's runner
+cancels a step (the signal reaches idl-book, which stops its kernel and marks the page
+interrupted). The launch-button tests at the end read ``_config.yml`` and build a one-page book.
 """
 
 from __future__ import annotations
