@@ -4,7 +4,7 @@
     idl-book build [--warnings-as-errors] [--root DIR]
     idl-book data status | fetch [NAME …]
     idl-book scorecard [--profile P] [--full | --json]
-    idl-book status [--profile P]
+    idl-book status [--profile P] [--names]
 """
 
 from __future__ import annotations
@@ -298,9 +298,13 @@ def _cmd_status(a) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    bad = [p for p in pages if not p.ok]
+    if a.names:  # for scripts (the book workflow runs only these): one name a line, nothing else
+        for p in bad:
+            print(p.name)
+        return 1 if bad else 0
     for p in pages:
         print(p.line())
-    bad = [p for p in pages if not p.ok]
     counts = {s: sum(p.state == s for p in pages) for s in ("current", "stale", "failed", "interrupted", "missing",
                                                         "damaged")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(pages)} pages")
@@ -387,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("status", help="list stale, failed and missing pages (exit 1 when any)")
     st.add_argument("--profile", default="latest",
                     help="judge every page as a run of this profile (default: the profile each page shows)")
+    st.add_argument("--names", action="store_true", help="print only the names of the pages that are not current")
     st.set_defaults(func=_cmd_status)
     a = p.parse_args(argv)
     from .profiles import PROFILES
