@@ -29,6 +29,7 @@ from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in sa
 
 from . import device as device_mod
 from . import numerics, paths
+from .parallel import cores
 from .profiles import check_profile, default_profile
 from .results import STAGING_ENV, git_commit, versions
 
@@ -340,6 +341,10 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     except numerics.NumericsError as exc:
         raise RunnerError(str(exc)) from None
     workers = workers_per_kernel(jobs)
+    if progress and jobs > 1 and jobs * threads > cores():
+        print(f"note: {jobs} notebooks at once × {threads} threads each on {cores()} cores: slower than "
+              f"--jobs {max(1, cores() // threads)}, same numbers (the thread count is fixed so that "
+              f"--jobs never changes a number; ${numerics.THREADS_ENV} sets it)", file=sys.stderr)
     log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
                   "threads_per_kernel": threads, "workers_per_kernel": workers}
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile

@@ -245,7 +245,7 @@ def test_the_answer_box_report_column_comes_only_from_the_registry(tmp_path):
     assert "<td>0.87 ± " in answer_box.box(rows["21_I_P3_weighted_sum"])
     assert list(compare(payload["records"])["report"]) == ["0.87"]              # the page's own closing table
     planted = {k: [dict(r, report=r["ours"]) for r in v] for k, v in rows.items()}   # report column set to ours
-    assert report_cell_problems(planted) == ["21_I_P3_weighted_sum I.P3: report '0.777 ± 0.010 (3 seeds)', "
+    assert report_cell_problems(planted) == ["21_I_P3_weighted_sum I.P3: report '0.777 (95% interval ±0.015, 3 seeds)', "
                                              "the registry says '0.87'"]
 
 
@@ -283,9 +283,9 @@ def t_interval_problem() -> str:
 
 def test_normal_quantiles_instead_of_t_are_caught(monkeypatch):
     assert t_interval_problem() == ""
-    from scipy import stats
+    from idl_helpers import stats
 
-    monkeypatch.setattr(attribution, "_t", lambda df, level: float(stats.norm.ppf(0.5 + level / 2)))
+    monkeypatch.setattr(stats, "t_quantile", lambda df, level=stats.LEVEL: stats.z_quantile(level))
     assert "textbook t-interval" in t_interval_problem()
 
 
