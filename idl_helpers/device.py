@@ -20,11 +20,12 @@ def resolve(device: str = "auto") -> str:
 
 def describe(device: str, threads: int | None = None) -> str:
     """A human-readable device name for results, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or
-    ``cpu (AMD EPYC, 2 threads)`` (``threads``: default, this process's torch threads)."""
+    ``cpu (AMD EPYC, 1 thread)`` (``threads``: default, this process's torch threads)."""
     import torch
 
     from .numerics import cpu_model
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"cpu ({cpu_model()}, {threads or torch.get_num_threads()} threads)"
+    n = threads or torch.get_num_threads()
+    return f"cpu ({cpu_model()}, {n} thread{'s' if n != 1 else ''})"

@@ -5,7 +5,12 @@ Measured on this book's 2-core runners: two runs with the same thread count gave
 ~1e-4. So every kernel the runner starts gets
 
 * a **fixed thread count** (:data:`THREADS`, ``$IDL_THREADS`` overrides) for torch, OpenMP, MKL and
-  OpenBLAS — never derived from ``--jobs`` or from the cores of the machine;
+  OpenBLAS — never derived from ``--jobs`` or from the cores of the machine. It is one: measured on
+  the 2-core runner (a GRU-64 training step, batch 128 × 100 tokens), 2 threads are only 15–25%
+  faster than 1 on a quiet machine (1.6–1.9 s against 2.1 s for 20 steps) but 8–45× slower as soon
+  as one other process is busy (16–91 s: each of the many small parallel regions waits for the
+  descheduled thread), while 1 thread keeps its 2.1 s. The cores go to ``--jobs`` notebooks and
+  to the workers of :mod:`idl_helpers.parallel` instead;
 * **pinned CPU code paths**: torch's vectorised kernels at AVX2 (``ATEN_CPU_CAPABILITY``), oneDNN
   capped at AVX2 (``ONEDNN_MAX_CPU_ISA``), and MKL in conditional numerical reproducibility mode
   (``MKL_CBWR``: fixed cache sizes, deterministic reductions, static scheduling; on Intel CPUs
@@ -27,7 +32,7 @@ import platform
 from functools import lru_cache
 
 #: threads per notebook kernel: what every recorded number was computed with
-THREADS = 2
+THREADS = 1
 THREADS_ENV = "IDL_THREADS"
 #: worker processes a kernel may start for independent single-threaded jobs (speed only)
 WORKERS_ENV = "IDL_WORKERS"

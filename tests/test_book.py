@@ -33,10 +33,7 @@ def test_source_notebook_conventions(path):
 
 
 @pytest.mark.slow
-def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror, monkeypatch):
-    # one thread per kernel here, so two kernels share the two cores without oversubscribing them
-    # (the determinism check below compares runs made with the same thread count, as the book's are)
-    monkeypatch.setenv("IDL_THREADS", "1")
+def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     root = tmp_path / "site"
     root.mkdir()
     for f in ("_config.yml", "_toc.yml"):
