@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import answer_box as A
+from idl_book import answer_box as A
 from idl_helpers import reports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,8 @@ def test_every_claim_shows_its_recorded_word_in_box_and_scorecard(profile):
     """Every claim or trend record of the committed results: the answer box's word equals the
     scorecard's word equals the recorded verdict (II.5c/II.5d were recorded "inconclusive" and shown
     as "shown")."""
-    from idl_helpers import results, scorecard
+    from idl_helpers import results
+    from idl_book import scorecard
 
     recs = results.load(root=ROOT / "book" / "results")
     recs = recs[recs["profile"] == profile]
@@ -137,7 +138,8 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
     the scorecard judges, both use the one 95% prediction band: "within noise" on the page ⇔ "matches
     within noise" in the scorecard and the box, "inconclusive" ⇔ "inconclusive", and the gap's sign
     (ours − report) agrees with "below"/"above"."""
-    from idl_helpers import results, scorecard
+    from idl_helpers import results
+    from idl_book import scorecard
 
     recs = results.load(root=ROOT / "book" / "results")
     recs = recs[recs["profile"] == profile]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import cli, page_status, paths, results, runner
+from idl_helpers import paths, results
+from idl_book import cli, page_status, runner
 
 from test_runner import write_nb
 
@@ -75,7 +76,8 @@ def _script(tmp_path, src, root, body):
     script.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from idl_helpers import cli, paths, runner
+        from idl_helpers import paths
+        from idl_book import cli, runner
         src, root = Path({str(src)!r}), Path({str(root)!r})
         paths.notebooks_dir = lambda: src
         paths.book_dir = lambda: root
@@ -160,7 +162,7 @@ def test_update_log_is_safe_under_concurrent_writers(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from idl_helpers import runner
+        from idl_book import runner
         i = int(sys.argv[1])
         for k in range(10):
             run = runner.NotebookRun(f"nb{{i}}_{{k}}", f"/x/nb{{i}}_{{k}}.ipynb", "/y", "ok", 1.0)
@@ -218,7 +220,7 @@ def test_stale_pages_are_listed(book, monkeypatch):
     # ... and only that: not the course code it never imports, nor the scorecard (a scorecard fix must
     # not make every page stale)
     assert "idl_helpers/char_lm.py" not in inputs
-    assert "idl_helpers/scorecard.py" not in inputs
+    assert "idl_book/scorecard.py" not in inputs
     # a library file that changed since the page was executed makes it stale (planted in the log)
     log_path = root / "results" / "runs-smoke.json"
     log = json.loads(log_path.read_text())
@@ -309,7 +311,7 @@ def test_a_damaged_results_file_is_named(tmp_path, monkeypatch, capsys):
 
 
 def test_the_build_puts_a_banner_on_pages_that_are_not_current(book, monkeypatch):
-    from idl_helpers import sphinx_status
+    from idl_book import sphinx_status
 
     src, root = book
     monkeypatch.setenv("FLAKY", "1")
@@ -346,7 +348,7 @@ def test_a_summary_run_sees_the_status_of_its_own_book(book, tmp_path, monkeypat
     """The scorecard marks pages whose last re-run failed: it judges the book it runs in."""
     src, root = book
     out = tmp_path / "seen.json"
-    write_nb(src / "scorecard.ipynb", "import json, os\nfrom idl_helpers.page_status import this_book\n"
+    write_nb(src / "scorecard.ipynb", "import json, os\nfrom idl_book.page_status import this_book\n"
              f"open({str(out)!r}, 'w').write(json.dumps({{p.name: p.state for p in this_book()}}))")
     runner.run_notebooks("smoke", only=["03"], source_root=src, book_root=root, progress=False)
     monkeypatch.setenv("FLAKY", "1")

@@ -11,8 +11,9 @@ import shutil
 import nbformat
 import pytest
 
-from idl_helpers import paths, results, runner
-from idl_helpers.cli import build_book
+from idl_helpers import paths, results
+from idl_book import runner
+from idl_book.cli import build_book
 
 SOURCES = runner.discover()
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers import cli, paths
+from idl_helpers import paths
+from idl_book import cli
 from idl_helpers.data import ChecksumError, DataCorruptError, DataError, Resource, _fetch, fetch, imdb
 
 PER_FOLDER = 5
@@ -291,9 +292,11 @@ def test_verified_cache_helper_refuses_every_kind_of_damage(tmp_path, capsys):
 def test_every_cache_write_goes_through_the_verified_helper():
     """No processed-data cache is written with a bare atomic_path (the stamps file is not data;
     results files and the run log are the book's records, written by results.py and runner.py)."""
-    root = Path(__file__).resolve().parent.parent / "idl_helpers"
-    uses = {str(p.relative_to(root)) for p in root.rglob("*.py") if "atomic_path(" in p.read_text()}
-    assert uses == {"paths.py", "data/_fetch.py", "data/_cache.py", "results.py", "runner.py"}, uses
+    root = Path(__file__).resolve().parent.parent
+    uses = {str(p.relative_to(root)) for pkg in ("idl_helpers", "idl_book") for p in (root / pkg).rglob("*.py")
+            if "atomic_path(" in p.read_text()}
+    assert uses == {"idl_helpers/paths.py", "idl_helpers/data/_fetch.py", "idl_helpers/data/_cache.py",
+                    "idl_helpers/results.py", "idl_book/runner.py"}, uses
 
 
 # --------------------------------------------------------------------------- probe 3: edited aclImdb/

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import cli, page_status, paths, profiles, runner, terminal
+from idl_helpers import paths, profiles
+from idl_book import cli, page_status, runner, terminal
 
 from test_atomic_runs import SETUP, _default_signals, _log, _script, _start, _wait_for
 from test_runner import write_nb
@@ -64,7 +65,7 @@ def test_a_closed_pipe_ends_the_scorecard_quietly(tmp_path):
     """`idl-book scorecard | head -1`: the reader goes away; no BrokenPipeError traceback."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(paths.RESULTS_DIR_ENV, None)
-    cmd = f"{sys.executable} -m idl_helpers.cli scorecard --full | true"  # `true` never reads: the pipe closes
+    cmd = f"{sys.executable} -m idl_book.cli scorecard --full | true"  # `true` never reads: the pipe closes
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.stderr.strip() == ""
@@ -265,7 +266,7 @@ def test_data_status_passes_with_the_shared_data():
     if not data.is_dir():
         pytest.skip("no data directory")
     env = {**os.environ, "PYTHONPATH": str(REPO), paths.DATA_DIR_ENV: str(data), paths.OFFLINE_ENV: "1"}
-    proc = subprocess.run([sys.executable, "-m", "idl_helpers.cli", "data", "status"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "idl_book.cli", "data", "status"], env=env,
                           capture_output=True, text=True, timeout=300)
     if "not usable" in proc.stderr:
         pytest.skip(f"the data directory is incomplete here: {proc.stderr.strip()}")
@@ -308,7 +309,7 @@ def test_damaged_run_logs_are_ignored_by_git():
 
 # 7 ------------------------------------------------------------------------------------------------
 def test_the_terminal_scorecard_is_one_line_per_question_within_120_columns(monkeypatch, capsys):
-    from idl_helpers import scorecard as S
+    from idl_book import scorecard as S
 
     monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
     summary = S.summary()

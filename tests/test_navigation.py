@@ -11,7 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-from idl_helpers import paths, reports, runner
+from idl_helpers import paths, reports
+from idl_book import runner
 
 BOOK = paths.book_dir()
 SOURCES = [p for p in runner.discover() if p.stem not in runner.RUN_LAST]

@@ -27,11 +27,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from idl_helpers import answer_box, attribution, paths, reports, results, runner, sweep
-from idl_helpers import scorecard as S
-from idl_helpers.compare import OURS_STYLE, compare
+from idl_helpers import attribution, paths, reports, results, sweep
+from idl_book import answer_box, runner
+from idl_book import scorecard as S
+from idl_helpers.compare import OURS_STYLE, compare, fmt_report
 from idl_helpers.notebook import Context
-from idl_helpers.page_status import library_inputs, page_status
+from idl_book.page_status import library_inputs, page_status
 from idl_helpers.train import History
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,7 +223,7 @@ def report_cell_problems(rows: dict[str, list[dict]]) -> list[str]:
             head = reports.headline(r["question"])
             if head["kind"] != "number":
                 continue
-            want = S._report_fmt(reports.value(r["question"], r["measure"]))
+            want = fmt_report(reports.value(r["question"], r["measure"]))
             if r["report"].split(" ± ")[0] != want:
                 out.append(f"{stem} {r['question']}: report {r['report']!r}, the registry says {want!r}")
     return out

@@ -20,7 +20,8 @@ import re
 import nbformat
 import pytest
 
-from idl_helpers import paths, reports, runner
+from idl_helpers import paths, reports
+from idl_book import runner
 
 SOURCES = runner.discover()
 COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"

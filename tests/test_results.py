@@ -10,7 +10,7 @@ import pytest
 
 from idl_helpers import paths, reports, results
 from idl_helpers.profiles import ProfileError, settings
-from idl_helpers.scorecard import compare, scorecard
+from idl_book.scorecard import compare, scorecard
 
 COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
 
@@ -82,7 +82,7 @@ def test_registry_covers_every_question_of_coursework():
 
 
 def test_headline_map_lives_in_the_registry():
-    from idl_helpers import scorecard
+    from idl_book import scorecard
 
     assert scorecard.HEADLINE is reports.HEADLINE
     assert reports.headline("I.P1.a")["metric"] == "test accuracy | rnn act=relu"
@@ -101,7 +101,7 @@ def test_missing_files_reads_only_pages_that_write_results(results_root):
         {"name": "nb", "status": "ok", "inputs": {"idl_helpers/notebook.py": "x"}},
         {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/notebook.py": "x"}},
         {"name": "failed", "status": "failed", "inputs": {"idl_helpers/notebook.py": "x"}},
-        {"name": "scorecard", "status": "ok", "inputs": {"idl_helpers/scorecard.py": "x"}}]}  # reads, never writes
+        {"name": "scorecard", "status": "ok", "inputs": {"idl_book/scorecard.py": "x"}}]}  # reads, never writes
     (results_root / "runs-quick.json").write_text(json.dumps(log))
     missing = results.missing_files()
     assert len(missing) == 1 and missing[0].startswith(str(results_root / "quick" / "gone.json"))

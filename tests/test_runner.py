@@ -8,7 +8,7 @@ import os
 import nbformat
 import pytest
 
-from idl_helpers import cli, runner
+from idl_book import cli, runner
 
 PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
 
@@ -85,7 +85,7 @@ def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
     assert (book / "part1" / "01_ok.ipynb").read_text() == page
     assert runner.executed_profile(book.parent / "_build" / "executed" / "smoke" / "part1" / "01_ok.ipynb") == "smoke"
     assert (book / "results" / "smoke" / "01_ok.json").exists()
-    from idl_helpers.page_status import page_status
+    from idl_book.page_status import page_status
     state = {p.name: p for p in page_status("smoke", source_root=src, book_root=book)}["01_ok"]
     assert state.state == "current" and "the book shows its quick run" in state.detail
     forced = runner.run_notebooks("smoke", only=["01_ok"], source_root=src, book_root=book, progress=False,

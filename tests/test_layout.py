@@ -1,0 +1,103 @@
+"""The layout the book relies on: the course code never imports the book machinery, and no
+module imports itself back through others (an import cycle)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("idl_helpers", "idl_book")
+#: cycles that exist today, each to be removed (issue 19), none to be added: data._fetch reads
+#: the data directory from paths, and paths (a page input) resolves the data directory through
+#: data._fetch; breaking it edits files every page records, so it waits for the next re-execution
+KNOWN_CYCLES = {frozenset({"idl_helpers.paths", "idl_helpers.data._fetch"})}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The modules of our packages that ``path`` imports, anywhere in it (function bodies too)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            out.add(target)
+            out |= {f"{target}.{a.name}" for a in node.names}
+    return {m for m in out if m.split(".")[0] in PACKAGES}
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    return {m: {d for d in imports_of(p) if d in files and d != m} for m, p in files.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def upward_imports(g: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Course modules that import the book machinery, and what they import from it."""
+    return {m: sorted(d for d in deps if d.split(".")[0] == "idl_book") for m, deps in g.items()
+            if m.split(".")[0] == "idl_helpers" and any(d.split(".")[0] == "idl_book" for d in deps)}
+
+
+def new_cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    return [c for c in cycles(g) if frozenset(c) not in KNOWN_CYCLES]
+
+
+def test_the_course_code_never_imports_the_book_machinery():
+    assert upward_imports(graph()) == {}
+
+
+def test_no_new_import_cycles():
+    assert new_cycles(graph()) == []
+
+
+def test_a_planted_upward_import_and_cycle_are_caught():
+    g = graph()
+    g["idl_helpers.train"] = g["idl_helpers.train"] | {"idl_book.scorecard"}
+    g["idl_book.pages"] = g["idl_book.pages"] | {"idl_book.runner"}   # runner imports pages
+    assert upward_imports(g) == {"idl_helpers.train": ["idl_book.scorecard"]}
+    assert any({"idl_book.pages", "idl_book.runner"} <= set(c) for c in new_cycles(g))
