@@ -34,6 +34,7 @@ def test_source_notebook_conventions(path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~6 min on 2 cores: `make test-heavy` (CI runs it), not `make test`
 def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     root = tmp_path / "site"
     root.mkdir()

@@ -275,6 +275,7 @@ def snapshot(folder: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a minute of CPU (executes pages, builds the book): `make test-heavy` (CI runs it)
 def test_execute_and_publish_steps_run_here(tmp_path, mirror):
     venv = Path(sys.prefix)
     if not (venv / "bin" / "idl-book").exists():
