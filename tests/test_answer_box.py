@@ -137,12 +137,23 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
     """For each recorded gap attribution ("attribution verdict | X") whose number "test accuracy | X"
     the scorecard judges, both use the one 95% prediction band: "within noise" on the page ⇔ "matches
     within noise" in the scorecard and the box, "inconclusive" ⇔ "inconclusive", and the gap's sign
-    (ours − report) agrees with "below"/"above"."""
+    (ours − report) agrees with "below"/"above".
+
+    Checked on the pages of that profile executed under the present code and rules (status
+    "current"): a stale page's records were computed by an older rule, its page carries the stale
+    banner, and re-executing it (``idl-book status`` names it) is the fix, not this test."""
     from idl_helpers import results
     from idl_book import scorecard
+    from idl_book.page_status import page_status
 
     recs = results.load(root=ROOT / "book" / "results")
     recs = recs[recs["profile"] == profile]
+    gap_pages = set(recs[recs["metric"].astype(str).str.startswith("attribution verdict |")]["notebook"])
+    current = {p.name for p in page_status(profile) if p.state == "current"}
+    if not gap_pages & current:
+        pytest.skip(f"no {profile} page with gap verdicts is current ({', '.join(sorted(gap_pages))} are not): "
+                    f"re-run them with `idl-book run --profile {profile} --only NAME`")
+    recs = recs[recs["notebook"].isin(current)]
     reg = reports.table()
     checked = 0
     for _, r in recs[recs["metric"].astype(str).str.startswith("attribution verdict |")].iterrows():
@@ -164,4 +175,4 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
         if word in ("below", "above") and gap is not None:
             assert (gap < 0) == (word == "below"), f"{r['notebook']}: gap {gap:+.3f} is not ours − report"
         checked += 1
-    assert checked >= 5
+    assert checked >= len(gap_pages & current)   # at least one gap checked per current page
