@@ -1,9 +1,8 @@
 """One page's records beside the report's numbers: the table every page ends with.
 
-Kept apart from :mod:`idl_helpers.scorecard` so that :mod:`idl_helpers.notebook` (which every page
-imports) depends only on the registry (:mod:`idl_helpers.reports`) and :mod:`idl_helpers.tables`:
-editing the scorecard then does not make every page stale. ``scorecard.compare`` and
-``scorecard.show_compare`` are these functions.
+It lives in the course package (the book's scorecard, :mod:`idl_book.scorecard`, imports it, never
+the other way round) and depends only on the registry (:mod:`idl_helpers.reports`) and
+:mod:`idl_helpers.tables`, so editing the scorecard does not make every page stale.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import pandas as pd
 from . import reports, tables
 
 #: colours of the "ours" column: a failed check in red, a number nobody ran in grey (the
-#: scorecard's :data:`~idl_helpers.scorecard.VERDICT_STYLE` for the same words)
+#: scorecard's :data:`idl_book.scorecard.VERDICT_STYLE` for the same words)
 OURS_STYLE = {
     "FAILED": "color: #cf222e; font-weight: bold",
     "not run": "color: #8c959f",

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import DataConfigError
+
 #: The repository root (the folder holding ``_config.yml``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,9 +25,6 @@ RESULTS_DIR_ENV = "IDL_RESULTS_DIR"
 
 
 def _setting_error(message: str) -> Exception:
-    # imported here: the data layer imports this module
-    from .data._fetch import DataConfigError
-
     return DataConfigError(message)
 
 

@@ -30,7 +30,7 @@ A "±" printed from these always names what it is: "95% interval", "95% predicti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -152,16 +152,14 @@ def _pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
 
 def paired_interval(a, b, level: float = LEVEL) -> Interval:
     """The t interval of the mean per-seed difference ``a − b`` of seed twins (``a[i]`` and ``b[i]``
-    share seed and data; mappings are matched on their keys). One pair: no interval."""
+    share seed and data; mappings are matched on their keys): :func:`mean_interval` of the
+    differences. One pair: no interval."""
     x, y = _pairs(a, b)
-    d = x - y
-    if len(d) == 0:
+    if len(x) == 0:
         return _none(float("nan"), 0, "paired", "no finite pairs")
-    est = float(d.mean())
-    if len(d) < 2:
-        return _none(est, 1, "paired", "one pair: no spread")
-    half = t_quantile(len(d) - 1, level) * float(d.std(ddof=1)) / math.sqrt(len(d))
-    return Interval(est, est - half, est + half, len(d), len(d) - 1, "paired", level)
+    if len(x) < 2:
+        return _none(float((x - y).mean()), 1, "paired", "one pair: no spread")
+    return replace(mean_interval(x - y, level), kind="paired")
 
 
 def difference(a, b, *, paired: bool, level: float = LEVEL) -> Interval:

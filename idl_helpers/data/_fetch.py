@@ -32,30 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
-
-
-class DataError(RuntimeError):
-    """Base class of the data layer's errors."""
-
-
-class DataNotFoundError(DataError, FileNotFoundError):
-    """A file is in none of the places looked at and cannot be downloaded."""
-
-
-class ChecksumError(DataError):
-    """A file's checksum does not match the registry's."""
-
-
-class DataCorruptError(DataError):
-    """A file has the right name but cannot be read completely (e.g. a truncated archive)."""
-
-
-class DataUnreadableError(DataError):
-    """A file exists but cannot be read (permissions, I/O error)."""
-
-
-class DataConfigError(DataError, NotADirectoryError):
-    """``$IDL_DATA_DIR`` or ``$IDL_CACHE_DIR`` names something unusable (raised by :mod:`..paths`)."""
+from ..errors import (ChecksumError, DataConfigError, DataCorruptError, DataError,  # noqa: F401 (re-exported)
+                      DataNotFoundError, DataUnreadableError)
 
 
 def unreadable(path: Path, exc: OSError) -> DataUnreadableError:
