@@ -125,4 +125,7 @@ def test_records_use_the_pages_question_ids_and_ladder_metric_names():
     got = {(q, m): v for q, m, v in rec.records}
     assert got[("I.P1.b", "ladder: predicted test accuracy (last rung)")] == pytest.approx(0.76)
     assert got[("I.P1.b", "ladder: verdict")] == verdicts["gru"][0].verdict
-    assert set(cl.summary(verdicts, cl.claims(acc))) == {"ladder_verdicts", "ladder_verdicts_measured", "ladder_claims"}
+    notes = {"ours": {"train": 9, "validation": 1, "test": 5}, "course": {"train": 9, "held-out": 4, "report test": 2},
+             "seeds": [0, 1, 2]}
+    prose = cl.summary(verdicts, cl.claims(acc), notes)
+    assert set(prose) == {"ladder_verdicts", "ladder_verdicts_measured", "ladder_claims", "ladder_sizes"}

@@ -134,7 +134,7 @@ CLAIMS = (("I.P1.b", "GRU beats RNN (ReLU, 64)", "gru", "rnn"),
 PROFILES = dict(
     smoke=dict(n_train=320, n_test=256, val_fraction=0.2, n_course_train=320, n_holdout=256, n_report=128,
                epochs=1, n_seeds=3, workers=1, trend_dims=(25,)),
-    quick=dict(n_train=3_000, n_test=5_000, val_fraction=0.1, n_course_train=6_000, n_holdout=2_000, n_report=500,
+    quick=dict(n_train=2_500, n_test=4_000, val_fraction=0.1, n_course_train=4_000, n_holdout=2_000, n_report=500,
                epochs=3, n_seeds=3, workers=1, trend_dims=(25,)),
     full=dict(n_train=None, n_test=None, val_fraction=0.1, n_course_train=None, n_holdout=5_000, n_report=500,
               epochs=15, n_seeds=3, workers=0, trend_dims=(25,)),
@@ -425,6 +425,7 @@ def figure(rows: list[dict], models=MODELS):
     fig, ax = plt.subplots(figsize=(10, 4))
     w = 0.8 / len(models)
     for j, m in enumerate(models):
+        labelled = False
         for i, r in enumerate(rungs):
             row = next((x for x in rows if x["model"] == m.label and x["key"] == r.key), None)
             if row is None or not np.isfinite(row["effect"]):
@@ -433,19 +434,20 @@ def figure(rows: list[dict], models=MODELS):
             err = ([[row["effect"] - row["low"]], [row["high"] - row["effect"]]]
                    if np.isfinite(row["low"]) and np.isfinite(row["high"]) else None)
             ax.bar(x, row["effect"], w, color=f"C{j}", hatch="//" if row["kind"] != "measured" else None,
-                   alpha=0.6 if row["kind"] != "measured" else 1.0, label=m.label if i == 0 else None)
+                   alpha=0.6 if row["kind"] != "measured" else 1.0, label=None if labelled else m.label)
+            labelled = True
             if err is not None:
                 ax.errorbar(x, row["effect"], yerr=err, color="k", capsize=3, lw=1)
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_xticks(range(len(rungs)), [r.label.replace(" (", "\n(") for r in rungs], fontsize=8)
     ax.set(ylabel="effect on test accuracy", title="The ladder: each rung's effect (95% interval, paired by seed)")
-    ax.legend(fontsize=8, ncol=len(models), loc="upper left")
+    ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
 
 
-def summary(verdict_map: dict, claim_rows: list[dict], models=MODELS) -> dict[str, str]:
-    """Sentences for the page's prose (glued): the verdicts, and the claims at rung 0 vs the report's procedure."""
+def summary(verdict_map: dict, claim_rows: list[dict], notes: dict, models=MODELS) -> dict[str, str]:
+    """Sentences for the page's prose (glued): the verdicts, the claims on each rung, the data sizes."""
     out = {"ladder_verdicts": "; ".join(f"{m.label} — {verdict_map[m.key][0].text}" for m in models),
            "ladder_verdicts_measured": "; ".join(f"{m.label} — {verdict_map[m.key][2].text}" for m in models)}
     by = {}
@@ -454,6 +456,11 @@ def summary(verdict_map: dict, claim_rows: list[dict], models=MODELS) -> dict[st
     out["ladder_claims"] = "; ".join(f"{name}: {v.get('ours', 'not run')} on ours, {v.get('split', 'not run')} "
                                      f"on the course's split, {v.get('test', 'not run')} by the report's procedure"
                                      for name, v in by.items())
+    o, c = notes["ours"], notes["course"]
+    out["ladder_sizes"] = (f"rungs 0–1 train on {o['train']:,} reviews (validation {o['validation']:,}) and test on "
+                           f"{o['test']:,}; rungs 2–3 train on {c['train']:,} shuffled reviews, rung 2 tests on "
+                           f"{c['held-out']:,} held out and rung 3 on the first {c['report test']:,} of them; seeds "
+                           f"{', '.join(map(str, notes['seeds']))}")
     return out
 
 
