@@ -32,8 +32,8 @@ interval (:func:`idl_helpers.stats.paired_interval`) of its per-seed accuracy mi
 rung's, seed by seed (rungs 0/1 are seed twins on the same reviews; rungs 2/3 are the same runs).
 
 The verdict (:func:`ladder_verdict`) compares the last rung's predicted number with the report's:
-*explained* when within the 95% prediction band of the report's single 500-review run
-(:func:`idl_helpers.stats.report_band`: our seed spread and the 500-review binomial spread);
+*explained* when within the 95% prediction band of one run of the report's procedure (the last
+rung's seeds, each measured on its own 500 test reviews: their spread holds the 500-review noise);
 *partly explained* when not, but the ladder moved our number toward the report's by more than that
 band; *not explained* otherwise; *inconclusive* without a band (one seed).
 
@@ -288,6 +288,7 @@ def extrapolate(last: dict, trend: dict, to_dim: int = REPORT_GLOVE_DIM) -> dict
 
 
 EXPLAINED, PARTLY, NOT_EXPLAINED, INCONCLUSIVE = "explained", "partly explained", "not explained", "inconclusive"
+WITHIN_NOISE = "within noise already"     # the gap before the ladder is inside the band: nothing to attribute
 
 
 @dataclass
@@ -305,19 +306,24 @@ class LadderVerdict:
 
 
 def ladder_verdict(report: float, ours, predicted) -> LadderVerdict:
-    """``ours``/``predicted``: per-seed accuracies of rung 0 and the last rung. Explained when
-    ``|mean(predicted) − report| ≤`` the 95% band of :func:`stats.report_band` (seed spread of the
-    prediction, 500-review binomial spread of the report); partly explained when not, but
-    ``|gap after| ≤ |gap before| − band`` (the ladder moved toward the report by more than the band);
-    else not explained; inconclusive without a band (fewer than two finite seeds)."""
+    """``ours``/``predicted``: per-seed accuracies of rung 0 and the last rung. The band is the 95%
+    prediction half-width of one run of the last rung (:func:`stats.prediction_half_width`,
+    ``t·sd·√(1+1/n)``): each of its seeds is one run of the report's procedure, measured on its own
+    500 shuffled test reviews, so its spread already holds the 500-review noise and the seed noise
+    of the report's single run (the binomial 500-review part of :func:`stats.report_band` is not
+    added a second time). Within noise already when ``|mean(ours) − report| ≤ band`` (the ladder is
+    credited with nothing); else explained when ``|mean(predicted) − report| ≤ band``; partly explained when
+    not, but ``|gap after| ≤ |gap before| − band`` (the ladder moved our number toward the report's by
+    more than the band); else not explained; inconclusive without a band (fewer than two seeds)."""
     o, p = stats.finite(ours), stats.finite(predicted)
     mo = float(o.mean()) if len(o) else math.nan
     mp = float(p.mean()) if len(p) else math.nan
-    band = stats.report_band(p, report_p=report).half
+    band = stats.prediction_half_width(p)
     if not (np.isfinite(band) and np.isfinite(mo) and np.isfinite(mp)):
         return LadderVerdict(INCONCLUSIVE, report, mo, mp, band)
     before, after = abs(mo - report), abs(mp - report)
-    v = EXPLAINED if after <= band else PARTLY if after <= before - band else NOT_EXPLAINED
+    v = (WITHIN_NOISE if before <= band else EXPLAINED if after <= band else PARTLY if after <= before - band
+         else NOT_EXPLAINED)
     return LadderVerdict(v, report, mo, mp, band)
 
 
