@@ -101,18 +101,13 @@ def _glue(name, text):
     glue(name, text, display=False)
 
 
-def _mean_or_nan(xs):
-    return np.mean(xs) if xs else np.nan
-
-
 # ----------------------------------------------------------------------------- what every page shares
 
 
 class _Page:
     """A page's run: ``ctx`` from :func:`idl_helpers.notebook.setup`, its settings and its data."""
 
-    question = ""
-    profiles: dict = {}
+    profiles: dict = {}     # profile -> settings (a subclass sets its own)
 
     def __init__(self, ctx):
         self.ctx, self.rec, self.seed = ctx, ctx.recorder, ctx.seed
@@ -218,10 +213,6 @@ class _Page:
                 plots.plot_confusion(o.metrics["confusion"], ax=ax, title=title(act, o))
         plt.tight_layout(); plt.show()
 
-    def finish_table(self, notes, head):
-        print(head)
-        return sweep.closing_table(self.rec.records, notes)
-
 
 # ----------------------------------------------------------------------------- I.P1.a: the RNN
 
@@ -229,7 +220,6 @@ class _Page:
 class RNNPage(_Page):
     """``10_I_P1a_rnn``: which activation, the seed spread, hidden sizes, clipping, ``nn.RNN``, GloVe dimension."""
 
-    question = "I.P1.a"
     profiles = P1A_PROFILES
 
     def padding_check(self):
@@ -503,9 +493,9 @@ class RNNPage(_Page):
                                  "95% low": v.low if v else None, "95% high": v.high if v else None}
                              for k, v in claims.items()}).T
 
-    def attribution(self):
+    def why(self):
         """Why our ReLU RNN differs from the report's: the measured causes against the 95% band of ours − report."""
-        cfg, groups, var_groups, clipped, length = self.cfg, self.groups, self.var_groups, self.clipped, self.length
+        groups, var_groups, clipped = self.groups, self.var_groups, self.clipped
         report_relu = reports.value("I.P1.a", "test accuracy | rnn act=relu")
         relu_split = S.split_collapsed(acc(groups["relu"]))          # collapsed runs are counted, not averaged in
         ours_relu = float(np.mean(relu_split.healthy)) if relu_split.healthy else float("nan")
@@ -559,7 +549,6 @@ class RNNPage(_Page):
 class GRUPage(_Page):
     """``11_I_P1b_gru``: candidate activations, hidden sizes and over-fitting, ``nn.GRU``, clipping, GloVe dimension."""
 
-    question = "I.P1.b"
     profiles = P1B_PROFILES
 
     def take(self, n):
@@ -760,7 +749,7 @@ class GRUPage(_Page):
         _glue("p1b_sigmoid", sig_claim.text)
         print(sig_claim.text)
 
-    def attribution(self):
+    def why(self):
         """Why our tanh GRU differs from the report's: test accuracy, then training accuracy (ours 64, report 60)."""
         cfg, rec, length, ref_g, ours_g, clip_g = self.cfg, self.rec, self.length, self.ref_g, self.ours_g, self.clip_g
         C = attribution.Cause
@@ -841,7 +830,6 @@ def count(cell: str, d: int, h: int) -> int:
 class MatchedPage(_Page):
     """``12_I_P1b_parameter_matched``: the parameter counts, RNN-128 against GRU-64, and our cells' speed."""
 
-    question = "I.P1.b"
     profiles = MATCHED_PROFILES
 
     def parameter_counts(self):
@@ -944,16 +932,13 @@ class MatchedPage(_Page):
         return pd.DataFrame({"against the recipe RNN-128": vars(claim_recipe),
                              "against the clipped RNN-128": vars(claim_clip)}).T
 
-    def attribution(self):
+    def why(self):
         """Why our RNN-128 differs from the report's: length probe, clipping (diagnostic), GloVe (extrapolation)."""
         cfg, rec, seeds, clip_st = self.cfg, self.rec, self.seeds, self.clip_st
         C = attribution.Cause
         rnn_g = [o for o in self.out if o.run.cell == "rnn"]
         rnn_split = S.split_collapsed(acc(rnn_g))      # collapsed runs are counted apart, never folded into one mean ± sd
         ours_r = float(np.mean(rnn_split.healthy)) if rnn_split.healthy else float("nan")
-        first_ok = next((o for o in rnn_g if o.ok), None)
-        boot = self.bootstrap(first_ok) if first_ok else {"std": float("nan")}
-        boot_half = 1.96 * boot["std"]  # noqa: F841  (the 500-review band, as the page computed it)
         probe_out = next((o for o in self.all_out if o.run.label), None)
         self.length = length = sweep.length_effect(probe_out, cfg.epochs) if probe_out is not None else None
         self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
