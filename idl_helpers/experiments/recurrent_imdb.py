@@ -40,7 +40,7 @@ from idl_helpers.tables import Text
 # ----------------------------------------------------------------------------- shared settings
 
 GLOVE_DIM = 50          # the only GloVe 6B dimension in the offline mirror (the report: 100)
-REPORT_GLOVE_DIM = 100
+REPORT_GLOVE_DIM = 100  # the report's GloVe 6B dimension: parameter counts, the extrapolation target
 MAX_LEN = 100           # the first 100 tokens of a review
 VAL_FRACTION = dict(smoke=0.2, quick=0.1, full=0.1)   # stratified validation split held out of training
 CLIP = 1.0              # max gradient norm of the clipped variants
@@ -168,7 +168,7 @@ class _Page:
         xs = [np.log2(k) for k, g in dim_groups.items() for o in g if o.ok]
         ys = [o.metrics["accuracy"] for k, g in dim_groups.items() for o in g if o.ok]
         dim_trend = attribution.trend_verdict(xs, ys, what="test accuracy per doubling of the GloVe dimension")
-        dim_extrap = (dim_trend.estimate * (np.log2(100) - np.log2(self.cfg.glove_dim))
+        dim_extrap = (dim_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(self.cfg.glove_dim))
                       if np.isfinite(dim_trend.estimate) else float("nan"))
         return dim_trend, dim_extrap
 
@@ -181,9 +181,9 @@ class _Page:
         means = [(k, np.mean(acc(g))) for k, g in dim_groups.items() if acc(g)]
         ax.plot(*zip(*means), "-o", color="C0", label="measured (mean over seeds)")
         if np.isfinite(dim_extrap) and means:
-            ax.plot([cfg.glove_dim, 100], [means[-1][1], means[-1][1] + dim_extrap], "--", color="C3",
+            ax.plot([cfg.glove_dim, REPORT_GLOVE_DIM], [means[-1][1], means[-1][1] + dim_extrap], "--", color="C3",
                     label="extrapolation to 100-d (not measured)")
-        ax.set_xscale("log", base=2); ax.set_xticks(dims + [100], [str(k) for k in dims + [100]])
+        ax.set_xscale("log", base=2); ax.set_xticks(dims + [REPORT_GLOVE_DIM], [str(k) for k in dims + [REPORT_GLOVE_DIM]])
         ax.set(xlabel="input dimension (GloVe 50-d and its PCA projections)", ylabel="test accuracy", title=title)
         ax.legend(fontsize=8); plt.show()
 
@@ -780,7 +780,7 @@ class GRUPage(_Page):
         dim_groups = self.dim_groups
         tr_trend = attribution.trend_verdict([np.log2(k) for k, g in dim_groups.items() for o in g if o.ok],
                                              [o.history.final["train_acc"] for g in dim_groups.values() for o in g if o.ok])
-        tr_extrap = (tr_trend.estimate * (np.log2(100) - np.log2(cfg.glove_dim)) if np.isfinite(tr_trend.estimate)
+        tr_extrap = (tr_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(cfg.glove_dim)) if np.isfinite(tr_trend.estimate)
                      else float("nan"))
         tr_causes = [(C("training length", f"{cfg.epochs} → {length['long_epochs']} epochs (one seed, training accuracy)",
                         length["train_long"], length["train_short"]) if length else
@@ -837,20 +837,20 @@ class MatchedPage(_Page):
         cfg, rec = self.cfg, self.rec
         rows = []
         for cell, h in (("rnn", 64), ("gru", 64), ("rnn", 128)):
-            for d in (100, cfg.glove_dim):
+            for d in (REPORT_GLOVE_DIM, cfg.glove_dim):
                 n = count(cell, d, h)
                 assert n == recurrent.param_count(cell, d, h), (cell, d, h)
                 rows.append({"model": f"{cell.upper()}-{h}", "GloVe dim": d, "parameters": n})
         params = pd.DataFrame(rows).pivot(index="model", columns="GloVe dim", values="parameters")
         for cell, h in (("rnn", 64), ("gru", 64), ("rnn", 128)):
-            rec.add("I.P1.b", f"parameters | {cell} hidden={h}", count(cell, 100, h),
+            rec.add("I.P1.b", f"parameters | {cell} hidden={h}", count(cell, REPORT_GLOVE_DIM, h),
                     data_variant="architecture at GloVe 100-d",
-                    formula=recurrent.param_count(cell, 100, h))
+                    formula=recurrent.param_count(cell, REPORT_GLOVE_DIM, h))
             rec.add("I.P1.b", f"parameters with GloVe {cfg.glove_dim}-d (trained here) | {cell} hidden={h}",
                     count(cell, cfg.glove_dim, h))
-        rec.check("I.P1.b", count("rnn", 100, 64) == 12_673 and count("gru", 100, 64) == 33_793,
+        rec.check("I.P1.b", count("rnn", REPORT_GLOVE_DIM, 64) == 12_673 and count("gru", REPORT_GLOVE_DIM, 64) == 33_793,
                   what="parameter formula reproduces the report's 12,673 (RNN-64) and 33,793 (GRU-64)")
-        rnn128, gru64 = count("rnn", 100, 128), count("gru", 100, 64)
+        rnn128, gru64 = count("rnn", REPORT_GLOVE_DIM, 128), count("gru", REPORT_GLOVE_DIM, 64)
         glue("rnn128_parameters_d100", Text(f"{rnn128:,}"), display=False)
         glue("rnn128_vs_gru64", Text(f"{abs(rnn128 - gru64) / gru64:.1%}"), display=False)
         return params
@@ -1011,7 +1011,7 @@ class MatchedPage(_Page):
     def closing(self):
         notes = {
             "parameters": "architecture reconstructed from the counts; RNN-128: the formula gives "
-                          f"{count('rnn', 100, 128):,}, the report printed 33,793",
+                          f"{count('rnn', REPORT_GLOVE_DIM, 128):,}, the report printed 33,793",
             "rnn hidden=128": "seed mean on 25k test reviews, GloVe 50-d; report: one run on 500 reviews",
         }
         print(f"profile: {self.ctx.profile} · epochs: {self.cfg.epochs} · seeds: {self.seeds}")

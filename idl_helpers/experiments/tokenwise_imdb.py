@@ -158,14 +158,14 @@ class _Page:
         ``setting`` names the model in the metric (I.P2: ``"best mlp"``; the other pages: none)."""
         cfg, data, seed, rec, QID = self.cfg, self.data, self.seed, self.rec, self.QID
         pca = ta.pca_tables(data.embeddings, cfg.pca_dims, rows=data.in_glove)
-        pca[50] = data.embeddings
+        pca[GLOVE_DIM] = data.embeddings
         self.pca_train = pca_train = self.train_split.subset(balanced_subset(self.train_split.labels,
                                                                              cfg.pca_n_train, seed))
         self.dims = dims = sorted(pca)
         pca_runs = self._fit([build(kind, pca[d], seed, **model_kw) for d in dims], pca_train, [seed] * len(dims),
                              cfg.pca_epochs, "GloVe PCA")
         acc_by_dim = {d: [ta._acc(r)] for d, r in zip(dims, pca_runs)}
-        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, 50)
+        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, GLOVE_DIM)
         for d in dims:
             rec.add(QID, f"test accuracy | GloVe PCA {d}-d probe" + (f", {setting}" if setting else ""), acc_by_dim[d][0],
                     train_reviews=len(pca_train), epochs=cfg.pca_epochs)
@@ -231,7 +231,7 @@ class MLPPage(_Page):
         """Logits = the plain mean of the real words' sub-scores, independent of the padding."""
         data = self.data
         torch.manual_seed(self.seed)
-        probe = tw.MeanMLP(data.embeddings, layers=10, width=50, dropout=0.1).eval()
+        probe = tw.MeanMLP(data.embeddings, **MLP).eval()
         ids, lengths, _ = data.encode(["a wonderful film", "dull and far too long for what it is"])
         ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
         with torch.no_grad():
@@ -392,7 +392,7 @@ class WeightedSumPage(_Page):
         """Weights = the softmax of the real words' importances (zero on padding); logits = the weighted sum."""
         data = self.data
         torch.manual_seed(self.seed)
-        probe = tw.WeightedSumMLP(data.embeddings, layers=10, width=50, dropout=0.1).eval()
+        probe = tw.WeightedSumMLP(data.embeddings, **MLP).eval()
         ids, lengths, _ = data.encode(["a wonderful film", "dull and far too long for what it is"])
         ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
         errs = []
@@ -487,7 +487,7 @@ class AttentionPage(_Page):
         """The batched layer against a double loop; zero outside the window and on padding; padding-free."""
         cfg, data = self.cfg, self.data
         torch.manual_seed(self.seed)
-        probe = tw.RestrictedAttentionMLP(data.embeddings, k=cfg.k, layers=10, width=50, dropout=0.1).eval()
+        probe = tw.RestrictedAttentionMLP(data.embeddings, k=cfg.k, **MLP).eval()
         texts = ["a wonderful film", "dull and far too long for what it is but the ending is fine"]
         ids, lengths, _ = data.encode(texts)
         ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
@@ -545,11 +545,11 @@ class AttentionPage(_Page):
         self.abl_train = abl_train = self.train_split.subset(balanced_subset(self.train_split.labels,
                                                                              cfg.ablation_n_train, seed))
         pca = ta.pca_tables(data.embeddings, cfg.pca_dims, rows=data.in_glove)
-        specs = [(k, 50, data.embeddings) for k in cfg.ablation_ks] + [(cfg.k, d, pca[d]) for d in cfg.pca_dims]
-        abl_runs = self._fit([build(tw.RestrictedAttentionMLP, e, seed, k=k, layers=10, width=50, dropout=0.1)
+        specs = [(k, GLOVE_DIM, data.embeddings) for k in cfg.ablation_ks] + [(cfg.k, d, pca[d]) for d in cfg.pca_dims]
+        abl_runs = self._fit([build(tw.RestrictedAttentionMLP, e, seed, k=k, **MLP)
                               for k, _, e in specs], abl_train, [seed] * len(specs), cfg.ablation_epochs,
                              "window ablation")
-        self.ablation_runs = ablation = {k: r for (k, d, _), r in zip(specs, abl_runs) if d == 50}
+        self.ablation_runs = ablation = {k: r for (k, d, _), r in zip(specs, abl_runs) if d == GLOVE_DIM}
         self.probe_by_dim = {d: [ta._acc(r)] for (k, d, _), r in zip(specs, abl_runs) if k == cfg.k}
         abl = []
         for (k, d, _), r in zip(specs, abl_runs):
@@ -559,12 +559,12 @@ class AttentionPage(_Page):
                         "train acc. (last epoch)": r["train_acc"], "validation acc.": r["val_acc"],
                         "test acc.": mm.get("accuracy"), "test F1": mm.get("f1"), "test ROC AUC": mm.get("roc_auc")})
             if r["metrics"] is not None:
-                name = f"test accuracy | window k={k}" if d == 50 else f"test accuracy | GloVe PCA {d}-d probe, k={k}"
+                name = f"test accuracy | window k={k}" if d == GLOVE_DIM else f"test accuracy | GloVe PCA {d}-d probe, k={k}"
                 rec.add(QID, name, mm["accuracy"], wall_time_s=r["wall_time_s"], train_reviews=len(abl_train),
                         epochs=cfg.ablation_epochs)
         abl = pd.DataFrame(abl)
         display(abl.round(4))
-        w = abl[abl["input dim."] == 50]
+        w = abl[abl["input dim."] == GLOVE_DIM]
         fig, ax = plt.subplots(figsize=(6, 3.4))
         ax.plot(w["k"], w["validation acc."], "o-", label="validation")
         ax.plot(w["k"], w["test acc."], "s--", label="test")
@@ -619,7 +619,7 @@ class AttentionPage(_Page):
     def why(self):
         """Why our number differs: training length (continued curve) and GloVe 100-d (the ablation's PCA probe)."""
         cfg, rec, QID, st, probe_by_dim = self.cfg, self.rec, self.QID, self.st, self.probe_by_dim
-        dim_trend, dim_extrap = ta.dimension_trend(probe_by_dim, 50)
+        dim_trend, dim_extrap = ta.dimension_trend(probe_by_dim, GLOVE_DIM)
         rec.add(QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)", dim_trend.estimate,
                 verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
         C = attribution.Cause
