@@ -123,7 +123,7 @@ class BigramPage:
                 bigram.table_perplexity(bigram.kneser_ney_bigram(counts, vocab), dev),
         }
         self.fit, self.held, self.fit_counts, self.best_k, self.counts = fit, held, fit_counts, best_k, counts
-        print("held-out perplexity by k:", {k: round(v, 2) for k, v in held_pp.items()})
+        print("held-out perplexity by k:", ", ".join(f"k = {k:g}: {v:.2f}" for k, v in held_pp.items()))
         return pd.Series(self.baselines, name="dev perplexity").to_frame()
 
     # ------------------------------------------------------------------------- II.1d training
