@@ -2,28 +2,29 @@
 
 import numpy as np
 
-from idl_helpers.experiments import language_models as lm
+from idl_helpers.experiments.language_models import bigram_direction, bigram_lm, char_gru
 from idl_helpers.profiles import settings
 
 
 def test_directions_agree_only_with_the_end_symbol():
     sents = [["<s>", "a", "b", "</s>"], ["<s>", "b", "b", "a", "</s>"], ["<s>", "a", "</s>"]]
-    lr, rl = lm.direction_logprobs(sents)
+    lr, rl = bigram_direction.direction_logprobs(sents)
     assert np.allclose(lr, rl, atol=1e-12)
-    lr_no, rl_no = lm.direction_logprobs([s[:-1] for s in sents])
+    lr_no, rl_no = bigram_direction.direction_logprobs([s[:-1] for s in sents])
     assert np.abs(lr_no - rl_no).max() > 1e-3
 
 
 def test_telescoping_and_symbolic_corpus():
-    assert lm.telescoping(2)
-    assert all(lm.symbolic_corpus(2).values())
+    assert bigram_direction.telescoping(2)
+    assert all(bigram_direction.symbolic_corpus(2).values())
 
 
 def test_words_keep_inner_apostrophes():
-    assert lm.words("Know't, WE'LL go!") == ["know't", "we'll", "go"]
+    assert char_gru.words("Know't, WE'LL go!") == ["know't", "we'll", "go"]
 
 
 def test_profiles_are_complete():
-    for table in (lm.BIGRAM_PROFILES, lm.ATTRIBUTION_GRID, lm.CHAR_PROFILES, lm.DIRECTION_PROFILES):
+    for table in (bigram_lm.BIGRAM_PROFILES, bigram_lm.ATTRIBUTION_GRID, char_gru.CHAR_PROFILES,
+                  bigram_direction.DIRECTION_PROFILES):
         for profile in ("smoke", "quick", "full"):
             settings(profile, **table)
