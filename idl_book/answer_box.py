@@ -103,7 +103,36 @@ def rows_by_page(root: Path) -> dict[str, list[dict]]:
                 text = e.get("text") if isinstance(e, dict) and e.get("text") else str(w["value"])
                 label = w["metric"].split("|", 1)[1].strip() if "|" in w["metric"] else w["question"]
                 WHY.setdefault(stem, []).append((f"{w['question']}, {label}", text))
+        _ladder_whys(records, out)
     return out
+
+
+#: the page that walks each IMDB gap to the course's own data pipeline (issue 20)
+LADDER_PAGE = "24_I_course_pipeline_ladder"
+
+
+def _ladder_whys(records: pd.DataFrame, out: dict[str, list[dict]]) -> None:
+    """The course-pipeline ladder's verdict for each question, under the page that answers it: the
+    ladder page records ``ladder: verdict`` per question; the box of the question's own page says
+    what it found (with the profile it was run under and a link), so a reader of I.P2 learns there
+    how much of the gap the course's loader explains."""
+    mine = records[(records["notebook"] == LADDER_PAGE) & (records["metric"] == "ladder: verdict")]
+    if mine.empty:
+        return
+    profile = next((p for p in _OURS if p in set(mine["profile"])), None)
+    home: dict[str, str] = {}  # the question's headline page: the first with a number (not a claim) for it
+    for stem, rows in out.items():
+        for r in rows:
+            if stem != LADDER_PAGE and r["report"] != "claim":
+                home.setdefault(r["question"], stem)
+    for _, v in mine[mine["profile"] == profile].iterrows():
+        stem = home.get(v["question"])
+        if stem is None:
+            continue
+        e = v["extra"] if isinstance(v["extra"], dict) else {}
+        text = str(e.get("text") or v["value"])
+        WHY.setdefault(stem, []).append(
+            (f"{v['question']}, the course's own data pipeline ({profile} run)", text, f"{LADDER_PAGE}.html"))
 
 
 #: a claim's verdict as recorded → the word the box shows: the recorded word itself (one vocabulary:
@@ -116,8 +145,8 @@ def claim_word(recorded) -> str:
     return _trend_verdict(recorded)
 
 
-#: {notebook stem: [(what, attribution verdict text), …]}, filled by :func:`rows_by_page`
-WHY: dict[str, list[tuple[str, str]]] = {}
+#: {notebook stem: [(what, attribution verdict text[, link]), …]}, filled by :func:`rows_by_page`
+WHY: dict[str, list[tuple]] = {}
 
 
 def one_line(rows: list[dict]) -> str:
@@ -137,8 +166,9 @@ def one_line(rows: list[dict]) -> str:
             + ", ".join(parts) + ".")
 
 
-def box(rows: list[dict], whys: list[tuple[str, str]] = ()) -> str:
-    """The HTML of the answer box; ``whys``: the page's gap attributions, ``(what, verdict)``."""
+def box(rows: list[dict], whys: list[tuple] = ()) -> str:
+    """The HTML of the answer box; ``whys``: the page's gap attributions, ``(what, verdict)`` or
+    ``(what, verdict, link)``."""
     from .scorecard import VERDICT_STYLE
 
     cols = ["question", "measure", "report", "ours", "profile", "difference"]
@@ -155,8 +185,9 @@ def box(rows: list[dict], whys: list[tuple[str, str]] = ()) -> str:
                + ("" if shown in ("full", None) else
                   " (the reports' own settings, <code>full</code>, have not been run for this page yet)")
                + ". " if shown else "")
-    whys = "".join(f"<p><b>Why ours differs ({html.escape(what)}):</b> {html.escape(text)}</p>"
-                   for what, text in whys)
+    whys = "".join(f"<p><b>Why ours differs ({html.escape(w[0])}):</b> {html.escape(w[1])}"
+                   + (f' (<a href="{html.escape(w[2])}">the ladder, rung by rung</a>)' if len(w) > 2 else "")
+                   + "</p>" for w in whys)
     line = one_line(rows)
     if "<b>" not in line:
         line = html.escape(line)

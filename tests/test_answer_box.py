@@ -176,3 +176,23 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
             assert (gap < 0) == (word == "below"), f"{r['notebook']}: gap {gap:+.3f} is not ours − report"
         checked += 1
     assert checked >= len(gap_pages & current)   # at least one gap checked per current page
+
+
+def test_the_course_pipeline_ladder_explains_the_gap_in_the_questions_own_box(tmp_path):
+    """Page 24's ladder verdict for I.P1.b shows in the GRU page's box (with a link to the ladder),
+    from the ladder's record — and a planted verdict text changes what the box says."""
+    for d in ("notebooks", "book/results"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    text = "planted: explained — the course's pipeline predicts 0.88 against the report's 0.89"
+    payload = json.loads((ROOT / "book/results/quick/11_I_P1b_gru.json").read_text())  # a real file's fields
+    record = {**payload["records"][0], "question": "I.P1.b", "metric": "ladder: verdict", "value": "explained",
+              "extra": {"text": text}}
+    payload.update(notebook=A.LADDER_PAGE, records=[record])
+    (tmp_path / "book/results/quick" / f"{A.LADDER_PAGE}.json").write_text(json.dumps(payload))
+    A.rows_by_page(tmp_path)
+    whys = A.WHY.get("11_I_P1b_gru", [])
+    assert [w for w in whys if w[1] == text and w[2] == f"{A.LADDER_PAGE}.html"], whys
+    rows = A.rows_by_page(tmp_path)["11_I_P1b_gru"]
+    html = A.box(rows, A.WHY["11_I_P1b_gru"])
+    assert "planted: explained" in html and f'href="{A.LADDER_PAGE}.html"' in html
+    assert not any(w[1] == text for stem, ws in A.WHY.items() if stem != "11_I_P1b_gru" for w in ws)

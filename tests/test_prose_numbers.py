@@ -222,12 +222,21 @@ def test_the_checker_catches_a_typed_result():
     assert [n for n, _ in numbers("$\\sigma' \\le 1/4$, `cfg.epochs = 15`, I.T1.3, (q-i-t1-3)=")] == []
 
 
+def _page_code(nb) -> str:
+    """A page's code cells and the experiments modules they import: a page's glue calls may live in
+    ``idl_helpers.experiments.<module>`` (the notebooks teach, the library keeps: issue 19)."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for mod in re.findall(r"from idl_helpers\.experiments import (\w+)", code):
+        code += "\n" + (paths.REPO_ROOT / "idl_helpers" / "experiments" / f"{mod}.py").read_text()
+    return code
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
 def test_glued_names_are_glued_by_the_page(path):
     """Every {glue}`name` a page's prose pastes is glued by one of its code cells (``glue("name", …)``),
     or is a record glued by ``ctx.finish()`` (names that start with a question id)."""
     nb = nbformat.read(path, as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    code = _page_code(nb)
     for c in nb.cells:
         if c.cell_type != "markdown":
             continue
