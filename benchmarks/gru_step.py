@@ -1,4 +1,4 @@
-"""Benchmark: one GRU training step, ours (idl_helpers.recurrent.GRU) vs torch.nn.GRU.
+"""Benchmark: one GRU training step, ours (idl_helpers.models.recurrent.GRU) vs torch.nn.GRU.
 
 A step = forward over a (batch 128, 100 steps, input 50) sequence, hidden 64, a Linear(64, 2)
 head on the last state, cross-entropy, backward and an Adam update. Both models see the same
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from idl_helpers.recurrent import GRU
+from idl_helpers.models.recurrent import GRU
 
 
 class OursHead(nn.Module):

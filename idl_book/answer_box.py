@@ -27,9 +27,9 @@ _OURS = ("full", "quick", "smoke")
 
 
 def _spread(records: pd.DataFrame, question: str, metric: str, profile: str) -> str:
-    """" (95% interval ±h, n seeds)" of our seed mean (t over the healthy seeds, :mod:`idl_helpers.stats`;
+    """" (95% interval ±h, n seeds)" of our seed mean (t over the healthy seeds, :mod:`idl_helpers.analysis.stats`;
     collapsed runs counted apart) when the notebook recorded its per-seed numbers."""
-    from idl_helpers import stats
+    from idl_helpers.analysis import stats
 
     hit = records[(records["question"] == question) & (records["metric"] == metric)
                   & (records["profile"] == profile)]
@@ -57,7 +57,7 @@ def _number(text) -> float | None:
 
 def rows_by_page(root: Path) -> dict[str, list[dict]]:
     """``{notebook stem: [answer row, …]}`` for the questions whose answer is on that page."""
-    from idl_helpers import results
+    from idl_helpers.core import results
     from . import scorecard
 
     card = scorecard.summary(Path(root) / "book" / "results")

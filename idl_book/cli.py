@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 
 
 def _cmd_run(a) -> int:
-    from idl_helpers.profiles import default_profile
+    from idl_helpers.core.profiles import default_profile
     from .runner import RunnerError, run_notebooks, summary
 
     profile = default_profile() if a.profile == "auto" else a.profile
@@ -78,7 +78,7 @@ def book_problems(root: Path, *, strict: bool = False) -> list[str]:
     a root that is not a book, executed pages that are not notebooks, and (``strict``, as for
     ``build -W``) run logs or results files that cannot be read."""
     from .page_status import damaged_page, read_log
-    from idl_helpers.results import ResultsError, read_file
+    from idl_helpers.core.results import ResultsError, read_file
 
     root = Path(root)
     if not root.is_dir():
@@ -249,7 +249,7 @@ def _cmd_data(a) -> int:
 
 def _profile_arg(value: str) -> str | None:
     """``latest`` → ``None`` (each page's own profile), ``auto`` → the hardware's default profile."""
-    from idl_helpers.profiles import default_profile
+    from idl_helpers.core.profiles import default_profile
 
     return None if value == "latest" else default_profile() if value == "auto" else value
 
@@ -257,7 +257,7 @@ def _profile_arg(value: str) -> str | None:
 def _cmd_scorecard(a) -> int:
     from . import terminal
     from .page_status import page_status
-    from idl_helpers.results import ResultsError
+    from idl_helpers.core.results import ResultsError
     from .scorecard import scorecard, summary
 
     import pandas as pd
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--names", action="store_true", help="print only the names of the pages that are not current")
     st.set_defaults(func=_cmd_status)
     a = p.parse_args(argv)
-    from idl_helpers.profiles import PROFILES
+    from idl_helpers.core.profiles import PROFILES
 
     if getattr(a, "profile", None) not in (None, "auto", "latest", *PROFILES):
         p.error(f"unknown profile {a.profile!r}; valid profiles are: auto, {', '.join(PROFILES)}")

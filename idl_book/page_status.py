@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idl_helpers import paths
-from idl_helpers.profiles import PROFILES
+from idl_helpers.core import paths
+from idl_helpers.core.profiles import PROFILES
 
 RANK = {p: i for i, p in enumerate(PROFILES)}
 #: what the whole book may take on a 2-core CPU, per profile: the sum of the notebooks' wall times
@@ -98,10 +98,25 @@ def _imports(code: str, module: str | None) -> set[str]:
     return {n for n in found if n.split(".")[0] in PACKAGES and _module_file(n)}
 
 
+def _inert(path: Path) -> bool:
+    """A package ``__init__`` that runs nothing but its docstring and constant assignments (the layer
+    packages' ``__init__``, ``__version__``): it cannot change a number, so it is not an input and
+    editing its documentation stales no page."""
+    if path.name != "__init__.py":
+        return False
+    try:
+        body = ast.parse(path.read_text()).body
+    except SyntaxError:
+        return False
+    return all((isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+               or (isinstance(n, (ast.Assign, ast.AnnAssign)) and isinstance(n.value, ast.Constant))
+               for n in body)
+
+
 def library_inputs(notebook: Path) -> list[Path]:
     """Every ``idl_helpers`` / ``idl_book`` file a notebook's code can run: its imports, their imports, …,
-    the packages' ``__init__`` files on the way, and the package data (``*.json``) of modules
-    that read it."""
+    the packages' ``__init__`` files on the way (except inert ones, :func:`_inert`), and the package
+    data (``*.json``) of modules that read it."""
     todo = list(_imports(_notebook_code(notebook), None))
     seen: set[str] = set()
     while todo:
@@ -115,6 +130,7 @@ def library_inputs(notebook: Path) -> list[Path]:
         if f is not None:
             todo += _imports(f.read_text(), name)
     files = {_module_file(n) for n in seen} - {None}
+    files = {f for f in files if not _inert(f)}
     for f in list(files):
         for data in re.findall(r'"([\w.-]+\.json)"', f.read_text()):
             if (f.parent / data).is_file():
@@ -193,7 +209,7 @@ def read_log(results_root: Path, profile: str) -> dict[str, dict]:
 def results_problem(entry: dict, results_dir: Path, name: str) -> str:
     """Why a page's own results file does not back it (damaged, gone, or not the one its run wrote),
     or ``""``."""
-    from idl_helpers.results import ResultsError, read_file
+    from idl_helpers.core.results import ResultsError, read_file
 
     path = Path(results_dir) / f"{name}.json"
     recorded = entry.get("results") or {}
@@ -300,7 +316,7 @@ def damaged_page(page: Path) -> str:
 def numerics_differ(entry: dict) -> str:
     """Why the runner would not reproduce a logged run's numbers to the last digit (its thread count
     or pinned CPU code paths differ from the runner's now), or ``""``. GPU runs are not judged."""
-    from idl_helpers import numerics
+    from idl_helpers.core import numerics
 
     if str(entry.get("device", "")).startswith("cuda"):
         return ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 
 #: notebooks that summarise the others run after them, in this order
 RUN_LAST = ("scorecard",)

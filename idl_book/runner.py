@@ -27,10 +27,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
-from idl_helpers import device as device_mod
-from idl_helpers import numerics, parallel, paths
-from idl_helpers.profiles import check_profile, default_profile
-from idl_helpers.results import STAGING_ENV, git_commit, versions
+from idl_helpers.core import device as device_mod
+from idl_helpers.core import numerics, parallel, paths
+from idl_helpers.core.profiles import check_profile, default_profile
+from idl_helpers.core.results import STAGING_ENV, git_commit, versions
 
 from .page_status import input_hashes, input_hashes_of
 from .pages import RUN_LAST, discover, executed_profile, is_summary
@@ -110,7 +110,7 @@ def _ipc_kernel_manager(socket_dir: str, stderr_path: str | None = None):
     goes to ``stderr_path``, kept beside a failed run's executed copy, not to the terminal.
     jupyter_client starts the kernel in a session of its own and tells it its parent's pid, so the
     kernel exits when the runner dies, and its worker processes die with it
-    (:func:`idl_helpers.parallel._limit_threads` asks for a parent-death signal)."""
+    (:func:`idl_helpers.core.parallel._limit_threads` asks for a parent-death signal)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -175,8 +175,8 @@ def _hide_parameter_cells(path: Path) -> None:
 
 def workers_per_kernel(jobs: int) -> int:
     """Worker processes each kernel may start for independent single-threaded jobs
-    (:mod:`idl_helpers.parallel`): the cores shared out among the notebooks running at once.
-    This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.numerics`),
+    (:mod:`idl_helpers.core.parallel`): the cores shared out among the notebooks running at once.
+    This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.core.numerics`),
     so no number depends on ``--jobs``."""
     return max(1, parallel.cores() // max(jobs, 1))
 
@@ -196,7 +196,7 @@ def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: 
     from papermill.exceptions import PapermillExecutionError
 
     # inherited by the kernel (torch, NumPy's BLAS and MKL read thread counts and code paths at
-    # start-up, :mod:`idl_helpers.numerics`); restored afterwards, since with jobs=1 this runs in the caller's own process
+    # start-up, :mod:`idl_helpers.core.numerics`); restored afterwards, since with jobs=1 this runs in the caller's own process
     pinned = numerics.pinned_env(threads, workers)
     saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, paths.NOTEBOOKS_DIR_ENV,
                                             paths.BOOK_DIR_ENV, *pinned)}
@@ -298,7 +298,7 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     runs: list[NotebookRun] = []
     show = _Progress(len(notebooks), profile, enabled=progress)
 
-    from idl_helpers.profiles import PROFILES
+    from idl_helpers.core.profiles import PROFILES
 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
     before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}

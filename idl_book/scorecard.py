@@ -1,7 +1,7 @@
 """Our recorded numbers beside the report's: the scorecard tables.
 
 Everything here reads the results JSON files and the transcribed registry
-(:mod:`idl_helpers.reports`); nothing is typed in.
+(:mod:`idl_helpers.core.reports`); nothing is typed in.
 
 * :func:`summary` — one row per question: the report's headline, ours under each profile,
   a verdict ("matches within noise", "below", "above", "verified", …) and a link to the page;
@@ -22,12 +22,13 @@ import pandas as pd
 
 import numpy as np
 
-from idl_helpers import paths, reports, results, stats, tables
+from idl_helpers.core import paths, reports, results, tables
+from idl_helpers.analysis import stats
 # the comparison table and its formatting live with the pages (notebook.py uses them without the
 # scorecard); _number is compare's one number parser (it becomes public at compare.py's next change,
 # which stales every page)
-from idl_helpers.compare import _number, compare, fmt_ours, fmt_report, show_compare
-from idl_helpers.profiles import PROFILES
+from idl_helpers.core.compare import _number, compare, fmt_ours, fmt_report, show_compare
+from idl_helpers.core.profiles import PROFILES
 
 #: the report's headline number for a question that has several (others: its first registry entry)
 HEADLINE = reports.HEADLINE
@@ -51,7 +52,7 @@ VERDICT_STYLE = {
     "FAILED": "color: #cf222e; font-weight: bold",
     "not run": "color: #8c959f",
 }
-#: the words a claim or trend is recorded with (:mod:`idl_helpers.attribution`); the scorecard and the
+#: the words a claim or trend is recorded with (:mod:`idl_helpers.analysis.attribution`); the scorecard and the
 #: answer boxes print the recorded word itself, so a page, its box and the scorecard never disagree
 CLAIM_WORDS = ("holds in part", "holds", "does not hold", "inconclusive", "not tested")
 _ACCURACY_LIKE = re.compile(r"^(test|train) (accuracy|F1|ROC AUC)\b")

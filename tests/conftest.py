@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from idl_book import answer_box as A
-from idl_helpers import reports
+from idl_helpers.core import reports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ def test_every_claim_shows_its_recorded_word_in_box_and_scorecard(profile):
     """Every claim or trend record of the committed results: the answer box's word equals the
     scorecard's word equals the recorded verdict (II.5c/II.5d were recorded "inconclusive" and shown
     as "shown")."""
-    from idl_helpers import results
+    from idl_helpers.core import results
     from idl_book import scorecard
 
     recs = results.load(root=ROOT / "book" / "results")
@@ -142,7 +142,7 @@ def test_every_gap_verdict_agrees_with_the_scorecards_word(profile):
     Checked on the pages of that profile executed under the present code and rules (status
     "current"): a stale page's records were computed by an older rule, its page carries the stale
     banner, and re-executing it (``idl-book status`` names it) is the fix, not this test."""
-    from idl_helpers import results
+    from idl_helpers.core import results
     from idl_book import scorecard
     from idl_book.page_status import page_status
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import paths, results
+from idl_helpers.core import paths, results
 from idl_book import cli, page_status, runner
 
 from test_runner import write_nb
 
-SETUP = ("from idl_helpers.notebook import setup\n"
+SETUP = ("from idl_helpers.core.notebook import setup\n"
          "ctx = setup('{name}', profile=profile, seed=seed, device=device, data_dir=data_dir)\n")
 
 
@@ -76,7 +76,7 @@ def _script(tmp_path, src, root, body):
     script.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from idl_helpers import paths
+        from idl_helpers.core import paths
         from idl_book import cli, runner
         src, root = Path({str(src)!r}), Path({str(root)!r})
         paths.notebooks_dir = lambda: src
@@ -215,19 +215,19 @@ def test_stale_pages_are_listed(book, monkeypatch):
     assert states["04_sleepy"].state == "missing"
     inputs = _log(root)["03_flaky"]["inputs"]
     # the library code the notebook runs is among its inputs, found through its imports
-    assert {"idl_helpers/notebook.py", "idl_helpers/results.py", "idl_helpers/paths.py",
-            "idl_helpers/report_numbers.json"} <= set(inputs)
+    assert {"idl_helpers/core/notebook.py", "idl_helpers/core/results.py", "idl_helpers/core/paths.py",
+            "idl_helpers/core/report_numbers.json"} <= set(inputs)
     # ... and only that: not the course code it never imports, nor the scorecard (a scorecard fix must
     # not make every page stale)
-    assert "idl_helpers/char_lm.py" not in inputs
+    assert "idl_helpers/models/char_lm.py" not in inputs
     assert "idl_book/scorecard.py" not in inputs
     # a library file that changed since the page was executed makes it stale (planted in the log)
     log_path = root / "results" / "runs-smoke.json"
     log = json.loads(log_path.read_text())
-    log["notebooks"][0]["inputs"]["idl_helpers/paths.py"] = "0" * 64
+    log["notebooks"][0]["inputs"]["idl_helpers/core/paths.py"] = "0" * 64
     log_path.write_text(json.dumps(log))
     state = {p.name: p for p in page_status.page_status(source_root=src, book_root=root)}["03_flaky"]
-    assert state.state == "stale" and state.changed == ["idl_helpers/paths.py"]
+    assert state.state == "stale" and state.changed == ["idl_helpers/core/paths.py"]
     # and so does an edit of the notebook itself
     nb = src / "part1" / "03_flaky.ipynb"
     nb.write_text(nb.read_text().replace("0.6", "0.7"))
@@ -269,7 +269,7 @@ def test_recorded_commit_ignores_the_runners_own_outputs(tmp_path):
     assert results.is_runner_output("book/results/quick/01_a.json", tmp_path)
     assert not results.is_runner_output("book/part1/index.md", tmp_path)
     assert not results.is_runner_output("book/part1/02_handmade.ipynb", tmp_path)
-    assert not results.is_runner_output("idl_helpers/train.py", tmp_path)
+    assert not results.is_runner_output("idl_helpers/training/train.py", tmp_path)
     porcelain = " M book/results/runs-quick.json\nR  old.py -> new.py\n M idl_helpers/x.py\n"
     assert results._dirty_paths(porcelain) == ["book/results/runs-quick.json", "old.py", "new.py",
                                                "idl_helpers/x.py"]

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from idl_helpers import attribution as A
-from idl_helpers.imdb_glove import Split, validation_split
+from idl_helpers.analysis import attribution as A
+from idl_helpers.data.imdb_glove import Split, validation_split
 
 
 def test_gap_verdict_within_noise_explained_and_not_explained():

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from idl_helpers import attribution, bigram, numpy_nn as nn
-from idl_helpers.attribution import Row
+from idl_helpers.models import bigram, numpy_nn as nn
+from idl_helpers.analysis import attribution
+from idl_helpers.analysis.attribution import Row
 from idl_helpers.data import ptb
 
 

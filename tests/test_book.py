@@ -11,7 +11,7 @@ import shutil
 import nbformat
 import pytest
 
-from idl_helpers import paths, results
+from idl_helpers.core import paths, results
 from idl_book import runner
 from idl_book.cli import build_book
 
@@ -73,8 +73,8 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
 
 
 #: pages that train, between them using every way the book spreads work: recurrent sweeps
-#: (:mod:`idl_helpers.sweep`), stacked DANs with a background job and a process pool
-#: (:mod:`idl_helpers.parallel`), and a bigram model trained by jobs on workers
+#: (:mod:`idl_helpers.training.sweep`), stacked DANs with a background job and a process pool
+#: (:mod:`idl_helpers.core.parallel`), and a bigram model trained by jobs on workers
 DETERMINISM_PAGES = ("10_I_P1a_rnn", "21_II_5bc_dan_sweeps", "03_II_1d_4b_bigram_lm")
 
 

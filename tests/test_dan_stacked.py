@@ -1,7 +1,7 @@
-"""The stacked DAN trainer (``idl_helpers.dan.fit_dans``) against separate ``train.fit`` runs.
+"""The stacked DAN trainer (``idl_helpers.training.dan.fit_dans``) against separate ``train.fit`` runs.
 
 II.5a–d train several DANs (seeds, activations, word-dropout values) side by side as one
-:class:`~idl_helpers.dan.StackedDAN`. Each member must be the run ``fit`` would make alone with
+:class:`~idl_helpers.models.dan.StackedDAN`. Each member must be the run ``fit`` would make alone with
 the same seed: the same weights, curves, validation-selected epoch and test numbers.
 """
 
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from idl_helpers.dan import DAN, StackedDAN, fit_dans
-from idl_helpers.train import fit
+from idl_helpers.models.dan import DAN, StackedDAN
+from idl_helpers.training.dan import fit_dans
+from idl_helpers.training.train import fit
 
 torch.set_num_threads(1)
 

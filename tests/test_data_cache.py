@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 from idl_book import cli
 from idl_helpers.data import ChecksumError, DataCorruptError, DataError, Resource, _fetch, fetch, imdb
 
@@ -219,7 +219,7 @@ def test_table_built_from_another_source_is_not_used(tiny_mirror, capsys, isolat
 
 # --------------------------------------------------------------------------- encoded matrices, GloVe zip cache
 def test_encoded_matrices_damaged_or_rewritten_are_rebuilt(tiny_mirror, capsys):
-    from idl_helpers.imdb_glove import prepare_imdb
+    from idl_helpers.data.imdb_glove import prepare_imdb
 
     data = prepare_imdb(max_len=12)
     (npz,) = (paths.cache_dir() / "imdb").glob("encoded-*.npz")
@@ -295,8 +295,8 @@ def test_every_cache_write_goes_through_the_verified_helper():
     root = Path(__file__).resolve().parent.parent
     uses = {str(p.relative_to(root)) for pkg in ("idl_helpers", "idl_book") for p in (root / pkg).rglob("*.py")
             if "atomic_path(" in p.read_text()}
-    assert uses == {"idl_helpers/paths.py", "idl_helpers/data/_fetch.py", "idl_helpers/data/_cache.py",
-                    "idl_helpers/results.py", "idl_book/runner.py"}, uses
+    assert uses == {"idl_helpers/core/paths.py", "idl_helpers/data/_fetch.py", "idl_helpers/data/_cache.py",
+                    "idl_helpers/core/results.py", "idl_book/runner.py"}, uses
 
 
 # --------------------------------------------------------------------------- probe 3: edited aclImdb/

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 from idl_helpers.data import ChecksumError, DataCorruptError, DataNotFoundError, Resource, fetch, glove, imdb
 
 

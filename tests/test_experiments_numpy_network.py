@@ -3,7 +3,7 @@ bug is wrong exactly where it should be."""
 
 import numpy as np
 
-from idl_helpers import numpy_nn as nn
+from idl_helpers.models import numpy_nn as nn
 from idl_helpers.experiments import numpy_network as ex
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers import paths, profiles
+from idl_helpers.core import paths, profiles
 from idl_book import cli, page_status, runner, terminal
 
 from test_atomic_runs import SETUP, _default_signals, _log, _script, _start, _wait_for
@@ -337,7 +337,7 @@ def test_clip_keeps_lines_within_their_width():
 
 # 2 ------------------------------------------------------------------------------------------------
 def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
-    """SIGKILL of `idl-book run` while the notebook's background worker (idl_helpers.parallel.start,
+    """SIGKILL of `idl-book run` while the notebook's background worker (idl_helpers.core.parallel.start,
     a spawned process) sleeps: the kernel and the worker are gone within seconds."""
     psutil = pytest.importorskip("psutil")
     src, root = book

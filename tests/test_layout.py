@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("idl_helpers", "idl_book")
 #: cycles allowed to exist (none: paths and the data layer share their error classes through
-#: idl_helpers.errors instead of importing each other)
+#: idl_helpers.core.errors instead of importing each other)
 KNOWN_CYCLES: set[frozenset] = set()  # none left: keep it that way
 
 
@@ -96,10 +96,45 @@ def test_no_new_import_cycles():
 
 def test_a_planted_upward_import_and_cycle_are_caught():
     g = graph()
-    g["idl_helpers.train"] = g["idl_helpers.train"] | {"idl_book.scorecard"}
+    g["idl_helpers.training.train"] = g["idl_helpers.training.train"] | {"idl_book.scorecard"}
     g["idl_book.pages"] = g["idl_book.pages"] | {"idl_book.runner"}   # runner imports pages
-    assert upward_imports(g) == {"idl_helpers.train": ["idl_book.scorecard"]}
+    assert upward_imports(g) == {"idl_helpers.training.train": ["idl_book.scorecard"]}
     assert any({"idl_book.pages", "idl_book.runner"} <= set(c) for c in new_cycles(g))
+
+
+#: idl_helpers in layers: a module imports only its own layer and the layers before it in this list
+LAYERS = ("core", "data", "theory", "models", "training", "analysis", "experiments")
+
+
+def layer_violations(g: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for every import of a later layer (or a top-level module) by an idl_helpers module."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    out = []
+    for m, deps in g.items():
+        parts = m.split(".")
+        if parts[0] != "idl_helpers" or len(parts) < 2:
+            continue
+        for d in deps:
+            dp = d.split(".")
+            if dp[0] != "idl_helpers" or len(dp) < 2 or dp[1] == parts[1]:
+                continue
+            if dp[1] not in rank or parts[1] not in rank or rank[dp[1]] > rank[parts[1]]:
+                out.append(f"{m} -> {d}")
+    return sorted(out)
+
+
+def test_the_course_code_is_in_layers():
+    top = sorted(p.name for p in (ROOT / "idl_helpers").iterdir()
+                 if p.suffix == ".py" and p.name != "__init__.py")
+    assert top == [], f"every course module belongs to a layer {LAYERS}: {top}"
+    assert sorted(p.name for p in (ROOT / "idl_helpers").iterdir() if (p / "__init__.py").is_file()) == sorted(LAYERS)
+    assert layer_violations(graph()) == []
+
+
+def test_a_planted_layer_violation_is_caught():
+    g = graph()
+    g["idl_helpers.core.tables"] = g["idl_helpers.core.tables"] | {"idl_helpers.analysis.stats"}
+    assert layer_violations(g) == ["idl_helpers.core.tables -> idl_helpers.analysis.stats"]
 
 
 #: a page is a short narrative over idl_helpers.experiments (issue 19): code lines per notebook, the

@@ -2,7 +2,7 @@
 
 ``worst = max(worst, err)`` and ``if rel > worst`` skip a NaN (every comparison with NaN is
 False), so planted NaN gradients used to pass the II.2a, I.T1.2 and II.1c checks. Every check
-now reduces its errors with :func:`idl_helpers.derive.max_error` (``inf`` for any NaN/inf) and
+now reduces its errors with :func:`idl_helpers.theory.derive.max_error` (``inf`` for any NaN/inf) and
 judges them with :func:`within` / :func:`beyond` (False for NaN/inf). Each test below plants a
 NaN in the very library function a page calls and expects the page's verdict to be "failed".
 """
@@ -19,10 +19,12 @@ import pytest
 import sympy as sp
 import torch
 
-from idl_helpers import bigram, calculus as C, gradcheck, gradient_flow as G, numpy_nn as nn
-from idl_helpers import rnn_lm_grads as rnn, word_scores as ws
+from idl_helpers.theory import calculus as C, gradcheck, gradient_flow as G
+from idl_helpers.models import bigram, numpy_nn as nn
+from idl_helpers.theory import rnn_lm_grads as rnn
+from idl_helpers.analysis import word_scores as ws
 from idl_helpers.data import ptb
-from idl_helpers.derive import beyond, max_error, numerically_equal, same, within
+from idl_helpers.theory.derive import beyond, max_error, numerically_equal, same, within
 
 NAN, INF = float("nan"), float("inf")
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from idl_helpers import paths, reports
+from idl_helpers.core import paths, reports
 from idl_book import runner
 
 BOOK = paths.book_dir()

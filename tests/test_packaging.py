@@ -7,7 +7,7 @@ import tomllib
 
 import yaml
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 
 ROOT = paths.REPO_ROOT
 

@@ -1,11 +1,11 @@
-"""idl_helpers.parallel: jobs on separate processes give the numbers they give here, in order."""
+"""idl_helpers.core.parallel: jobs on separate processes give the numbers they give here, in order."""
 
 import os
 
 import numpy as np
 import pytest
 
-from idl_helpers import parallel
+from idl_helpers.core import parallel
 
 
 def _draws(seed, n):

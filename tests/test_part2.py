@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from idl_helpers import bigram, gradcheck, numpy_nn as nn, rnn_lm_grads as rnn
+from idl_helpers.theory import gradcheck, rnn_lm_grads as rnn
+from idl_helpers.models import bigram, numpy_nn as nn
 from idl_helpers.data import ptb
-from idl_helpers.derive import beyond, max_error, within
+from idl_helpers.theory.derive import beyond, max_error, within
 
 
 def _small_net(seed=0, dims=(6, 5, 4), B=7):

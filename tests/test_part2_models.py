@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from idl_helpers.char_lm import (CharGRU, CharVocab, held_out_loss, random_chunks, sample, sequence_loss,
+from idl_helpers.models.char_lm import (CharGRU, CharVocab, held_out_loss, random_chunks, sample, sequence_loss,
                                  split_text, stepwise_loss, train_char_lm)
-from idl_helpers.dan import DAN, bag_of_words, mean_vectors, report_dan, word_contributions
+from idl_helpers.models.dan import DAN, bag_of_words, mean_vectors, report_dan, word_contributions
 
 torch.set_num_threads(1)
 

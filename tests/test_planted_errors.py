@@ -27,13 +27,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from idl_helpers import attribution, paths, reports, results, sweep
+from idl_helpers.core import paths, reports, results
+from idl_helpers.training import sweep
+from idl_helpers.analysis import attribution
 from idl_book import answer_box, runner
 from idl_book import scorecard as S
-from idl_helpers.compare import OURS_STYLE, compare, fmt_report
-from idl_helpers.notebook import Context
+from idl_helpers.core.compare import OURS_STYLE, compare, fmt_report
+from idl_helpers.core.notebook import Context
 from idl_book.page_status import library_inputs, page_status
-from idl_helpers.train import History
+from idl_helpers.training.train import History
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -102,6 +104,15 @@ def test_finish_needs_no_scorecard():
     names = {p.name for p in library_inputs(ROOT / "notebooks" / "part1" / "01_I_T1_1_2_chain_rule.ipynb")}
     assert {"notebook.py", "reports.py", "compare.py", "report_numbers.json"} <= names
     assert "scorecard.py" not in names
+    assert "__init__.py" not in names   # the layer packages' docstring-only __init__ files run nothing
+
+
+def test_a_theory_page_records_only_the_page_framework_and_its_theory_modules():
+    """Issue 19: a fix to the data layer, a model or the scorecard stales no theory page."""
+    inputs = {p.relative_to(ROOT).as_posix() for p in
+              library_inputs(ROOT / "notebooks" / "part1" / "01_I_T1_1_2_chain_rule.ipynb")}
+    assert {p.split("/")[1] for p in inputs} == {"core", "theory"}, inputs
+    assert {"idl_helpers/theory/calculus.py", "idl_helpers/theory/derive.py"} <= inputs
     assert all(S.VERDICT_STYLE[k] == v for k, v in OURS_STYLE.items())        # same colours as before
 
 
@@ -111,7 +122,7 @@ PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
 def _tiny_page(src: Path, value: str) -> None:
     cells = [nbformat.v4.new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(
-                 "from idl_helpers.notebook import setup\n"
+                 "from idl_helpers.core.notebook import setup\n"
                  "ctx = setup('10_I_P1a_rnn', profile=profile, seed=seed, device=device, data_dir=data_dir)\n"
                  f"ctx.recorder.add('I.P1.a', 'test accuracy | rnn act=relu', {value})\nctx.finish(show=False)")]
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
@@ -284,7 +295,7 @@ def t_interval_problem() -> str:
 
 def test_normal_quantiles_instead_of_t_are_caught(monkeypatch):
     assert t_interval_problem() == ""
-    from idl_helpers import stats
+    from idl_helpers.analysis import stats
 
     monkeypatch.setattr(stats, "t_quantile", lambda df, level=stats.LEVEL: stats.z_quantile(level))
     assert "textbook t-interval" in t_interval_problem()

@@ -4,7 +4,7 @@ A number written in a markdown cell of a source notebook goes stale the moment t
 produced it changes. So every number in the prose must be one of:
 
 * glued from the run (``{glue}`key``` — its value comes from the executed notebook);
-* a number of the reports, transcribed in ``idl_helpers/report_numbers.json`` (to the digits
+* a number of the reports, transcribed in ``idl_helpers/core/report_numbers.json`` (to the digits
   the prose gives), or listed in ``REPORT`` below with the place it comes from;
 * a fact that no run changes (a setting of the course, a constant of the data, a published
   number, a mathematical identity), listed in ``ALLOWED`` with the reason it is fine.
@@ -20,7 +20,7 @@ import re
 import nbformat
 import pytest
 
-from idl_helpers import paths, reports
+from idl_helpers.core import paths, reports
 from idl_book import runner
 
 SOURCES = runner.discover()
@@ -36,7 +36,7 @@ COURSE = {
     "50": "GloVe 6B 50-d, the vectors available offline; 50 sigmoid units (II.1d)",
     "500": "the report's test reviews (its confusion matrices sum to 500)",
     "64": "the report's hidden size (I.P1)",
-    "95": "95% intervals and bands: the book's one convention for every ± (idl_helpers.stats)",
+    "95": "95% intervals and bands: the book's one convention for every ± (idl_helpers.analysis.stats)",
 }
 #: report numbers that are not in report_numbers.json (they are not results anyone records)
 REPORT = {

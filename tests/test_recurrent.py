@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from idl_helpers.recurrent import GRU, ElmanRNN, RecurrentClassifier, n_trainable, param_count
+from idl_helpers.models.recurrent import GRU, ElmanRNN, RecurrentClassifier, n_trainable, param_count
 
 
 def _seq(B=5, T=7, d=6, dtype=torch.float32, seed=0):
@@ -159,7 +159,7 @@ def test_unknown_activation_rejected():
 
 # --- the fast path (hand-written backward, stacked members, reused buffers) ----------------------
 
-from idl_helpers.recurrent import (StackedRecurrentClassifier, TorchRecurrentClassifier, Workspace,  # noqa: E402
+from idl_helpers.models.recurrent import (StackedRecurrentClassifier, TorchRecurrentClassifier, Workspace,  # noqa: E402
                                    reuse_buffers)
 
 

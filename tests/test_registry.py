@@ -6,7 +6,7 @@ COURSEWORK.md and the raw report: a report number replaced by another number of 
 question's rows of COURSEWORK.md — where the rows list settings ("ReLU .816/.8175/.8908"), in its
 own setting's part and at its place in the accuracy/F1/AUC triple — and the GRU train accuracies
 that COURSEWORK.md abbreviates ("train 60 .9203 … 100 .9707") at their row and column of the raw
-report's table (:func:`idl_helpers.reports.source_problems`).
+report's table (:func:`idl_helpers.core.reports.source_problems`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from idl_helpers import paths, reports
+from idl_helpers.core import paths, reports
 
 SHARED = paths.REPO_ROOT.parent / "shared"
 COURSEWORK = SHARED / "COURSEWORK.md"

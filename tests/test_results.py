@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from idl_helpers import paths, reports, results
-from idl_helpers.profiles import ProfileError, settings
+from idl_helpers.core import paths, reports, results
+from idl_helpers.core.profiles import ProfileError, settings
 from idl_book.scorecard import compare, scorecard
 
 COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
@@ -98,9 +98,9 @@ def test_missing_files_reads_only_pages_that_write_results(results_root):
     rec.add("I.P3", "test accuracy", 0.8)
     rec.save()
     log = {"profile": "quick", "notebooks": [
-        {"name": "nb", "status": "ok", "inputs": {"idl_helpers/notebook.py": "x"}},
-        {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/notebook.py": "x"}},
-        {"name": "failed", "status": "failed", "inputs": {"idl_helpers/notebook.py": "x"}},
+        {"name": "nb", "status": "ok", "inputs": {"idl_helpers/core/notebook.py": "x"}},
+        {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/core/notebook.py": "x"}},
+        {"name": "failed", "status": "failed", "inputs": {"idl_helpers/core/notebook.py": "x"}},
         {"name": "scorecard", "status": "ok", "inputs": {"idl_book/scorecard.py": "x"}}]}  # reads, never writes
     (results_root / "runs-quick.json").write_text(json.dumps(log))
     missing = results.missing_files()
@@ -141,7 +141,7 @@ def test_scorecard_formats_small_numbers_and_missing_report_values(results_root)
 
 
 def test_every_page_says_which_profile_and_settings_it_shows():
-    from idl_helpers.profiles import settings_sentence
+    from idl_helpers.core.profiles import settings_sentence
 
     per = dict(smoke=dict(epochs=1, n_train=256, lr=1e-3), quick=dict(epochs=5, n_train=None, lr=1e-3),
                full=dict(epochs=15, n_train=None, lr=1e-3))

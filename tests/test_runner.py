@@ -26,7 +26,7 @@ def write_nb(path, *sources):
 def tiny(tmp_path):
     src = tmp_path / "notebooks"
     write_nb(src / "part1" / "01_ok.ipynb",
-             "from idl_helpers.notebook import setup\n"
+             "from idl_helpers.core.notebook import setup\n"
              "ctx = setup('01_ok', profile=profile, seed=seed, device=device, data_dir=data_dir)\n"
              "ctx.recorder.add('I.P3', 'test accuracy', 0.5 + seed / 100)\nctx.finish(show=False)")
     write_nb(src / "part1" / "02_fails.ipynb", "x = 1", "raise ValueError('planted failure')", "y = 2")
@@ -97,7 +97,7 @@ def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
 def test_the_thread_count_is_fixed_whatever_jobs_and_cores(tiny, monkeypatch, tmp_path):
     """Numbers depend on the thread count, so it is the same for every --jobs and every machine;
     only the worker processes a kernel may start (speed, not numbers) follow the cores."""
-    from idl_helpers import numerics, parallel
+    from idl_helpers.core import numerics, parallel
 
     monkeypatch.delenv(numerics.THREADS_ENV, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")  # a user's stray setting does not change the numbers

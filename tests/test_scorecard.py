@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from idl_helpers import paths, reports, results
+from idl_helpers.core import paths, reports, results
 from idl_book import scorecard as S
 
 
@@ -116,9 +116,9 @@ def test_timings_say_when_the_last_re_run_did_not_finish(results_root):
 
 def test_number_verdict_uses_the_one_prediction_band_over_healthy_seeds():
     """The scorecard judges a seed mean by the same rule as the page's gap verdict
-    (:func:`idl_helpers.stats.report_band`): seeds by t over the healthy runs, with the report's
+    (:func:`idl_helpers.analysis.stats.report_band`): seeds by t over the healthy runs, with the report's
     binomial band; one seed → inconclusive; a collapsed run is left out, not averaged in."""
-    from idl_helpers import attribution, stats
+    from idl_helpers.analysis import attribution, stats
 
     q, m, report = "I.P1.a", "test accuracy | rnn act=relu", 0.816
     seeds = [0.73, 0.77, 0.81]                      # mean 0.77: outside the report's ±0.034 alone,

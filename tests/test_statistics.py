@@ -1,4 +1,4 @@
-"""Every statistical rule of :mod:`idl_helpers.stats` against a textbook value.
+"""Every statistical rule of :mod:`idl_helpers.analysis.stats` against a textbook value.
 
 Each test fails when its rule is broken the way the issue found it broken: t replaced by the normal
 quantile, seed twins analysed unpaired, a one-run group given another run's spread, collapsed runs
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from idl_helpers import attribution as A
-from idl_helpers import stats
+from idl_helpers.analysis import attribution as A
+from idl_helpers.analysis import stats
 
 # Student's sleep data (Cushny & Peebles 1905, as in R's `sleep`): extra hours of sleep of the same
 # ten patients under two drugs — seed twins in our terms.
@@ -100,7 +100,7 @@ def test_collapsed_runs_are_counted_not_averaged():
     assert stats.prediction_half_width(s.healthy) < 0.15 < stats.prediction_half_width(accs)
     # explicit flags (a run that fell from its own best) win over the threshold
     assert stats.split_collapsed([0.84, 0.70], [False, True]).collapsed == [0.70]
-    from idl_helpers import sweep
+    from idl_helpers.training import sweep
     assert stats.COLLAPSE_BELOW == sweep.COLLAPSE_BELOW
 
 

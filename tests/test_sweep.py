@@ -4,10 +4,10 @@ recorded as a verdict and never as a number."""
 import numpy as np
 import torch
 
-from idl_helpers import sweep
-from idl_helpers.recurrent import param_count
-from idl_helpers.results import Recorder
-from idl_helpers.train import History
+from idl_helpers.training import sweep
+from idl_helpers.models.recurrent import param_count
+from idl_helpers.core.results import Recorder
+from idl_helpers.training.train import History
 
 
 def _toy(n, T=12, V=40, seed=0):
@@ -125,7 +125,8 @@ def test_timing_spreads_groups_over_workers():
 
 
 def test_sweeps_use_only_the_cores_the_runner_gave_the_kernel(monkeypatch):
-    from idl_helpers import parallel, sweep
+    from idl_helpers.core import parallel
+    from idl_helpers.training import sweep
 
     monkeypatch.setattr(parallel, "cores", lambda: 4)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the kernel's own threads: not a share of cores
@@ -143,7 +144,7 @@ def test_a_sweep_gives_the_same_numbers_on_one_worker_as_on_two(monkeypatch):
     many workers the runner's share of cores allowed never changes a number."""
     import torch
 
-    from idl_helpers import sweep
+    from idl_helpers.training import sweep
 
     seen, train_group = [], sweep._train_group
     monkeypatch.setattr(sweep, "_train_group", lambda group: seen.append(torch.get_num_threads()) or train_group(group))

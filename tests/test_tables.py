@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers import tables as T
+from idl_helpers.core import tables as T
 
 
 @pytest.mark.parametrize("value, shown", [

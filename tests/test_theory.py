@@ -6,11 +6,11 @@ import pytest
 import sympy as sp
 import torch
 
-from idl_helpers import architectures as A
-from idl_helpers import calculus as C
-from idl_helpers import gradient_flow as G
-from idl_helpers import text_to_image as T
-from idl_helpers.derive import same
+from idl_helpers.models import architectures as A
+from idl_helpers.theory import calculus as C
+from idl_helpers.theory import gradient_flow as G
+from idl_helpers.models import text_to_image as T
+from idl_helpers.theory.derive import same
 
 x = C.x
 P = C.partials_as_functions

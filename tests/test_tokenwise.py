@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from idl_helpers import tokenwise as tw
+from idl_helpers.models import tokenwise as tw
 
 V, D, L = 40, 6, 12
 
@@ -206,7 +206,7 @@ TEXTS = ["w5 w7 w5 w9 w5", "w3 w3 w8 w2 w11 w3", "w4 w6"]
 def test_every_occurrence_scored_on_its_own_gets_the_same_score(emb, cls):
     """I.P2/I.P3's check: ``per_position=True`` runs the MLP on every position (no per-distinct-word
     shortcut); the occurrences of a repeated word still agree, weights included."""
-    from idl_helpers import word_scores as ws
+    from idl_helpers.analysis import word_scores as ws
 
     torch.manual_seed(0)
     model = cls(emb, layers=3, width=8).eval()
@@ -225,7 +225,7 @@ def test_every_occurrence_scored_on_its_own_gets_the_same_score(emb, cls):
 def test_occurrence_check_can_fail_on_a_context_model(emb):
     """The same measurement on restricted attention (scores depend on the neighbours) sees a spread,
     so the I.P2/I.P3 check is not true by construction."""
-    from idl_helpers import word_scores as ws
+    from idl_helpers.analysis import word_scores as ws
 
     torch.manual_seed(0)
     model = tw.RestrictedAttentionMLP(emb, k=2, layers=2, width=16).eval()

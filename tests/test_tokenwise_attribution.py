@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 
-from idl_helpers import attribution
-from idl_helpers.tokenwise_attribution import (answer_row, dimension_trend, gap, length_cause, pca_tables,
+from idl_helpers.analysis import attribution
+from idl_helpers.analysis.tokenwise_attribution import (answer_row, dimension_trend, gap, length_cause, pca_tables,
                                                seed_stats, verdict_text)
-from idl_helpers.train import History
+from idl_helpers.training.train import History
 
 
 def run(acc, val=0.8, train=0.9):

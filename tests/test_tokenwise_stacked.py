@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from idl_helpers import tokenwise as tw
-from idl_helpers.tokenwise_stacked import StackedTokenwise, build
+from idl_helpers.models import tokenwise as tw
+from idl_helpers.models.tokenwise_stacked import StackedTokenwise, build
 
 from test_tokenwise import D, L, V, batch, emb  # noqa: F401 (emb is a fixture)
 
@@ -57,7 +57,7 @@ def test_members_of_different_shape_are_refused(emb):
 
 def test_fit_stacked_trains_each_member_as_alone(emb):
     """No dropout: the stacked run of two seeds equals two plain fits (same init, same batch order)."""
-    from idl_helpers.train import fit, fit_stacked
+    from idl_helpers.training.train import fit, fit_stacked
 
     ids, lengths = batch([L] * 48 + [4] * 16, seed=3)
     y = (ids[:, 0] % 2).long()
@@ -82,13 +82,13 @@ def test_members_may_differ_in_dropout_and_eval_ignores_it(emb):
             assert torch.allclose(out[k], m.eval()(ids, lengths), atol=1e-5)
         stack.train()
         h = torch.ones(2, 20000, 1)
-        from idl_helpers.tokenwise_stacked import _dropout
+        from idl_helpers.models.tokenwise_stacked import _dropout
         kept = (_dropout(h, stack.dropouts) > 0).float().mean(1).squeeze()
         assert abs(float(kept[0]) - 0.85) < 0.02 and abs(float(kept[1]) - 0.7) < 0.02
 
 
 def test_shared_dropout_rate_keeps_its_share_and_scales():
-    from idl_helpers.tokenwise_stacked import _dropout
+    from idl_helpers.models.tokenwise_stacked import _dropout
     h = torch.ones(3, 40000, 1)
     out = _dropout(h, torch.tensor([0.1, 0.1, 0.1]))
     kept = out > 0

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from idl_helpers.metrics import bootstrap_accuracy, classification_metrics
-from idl_helpers.train import fit
+from idl_helpers.training.metrics import bootstrap_accuracy, classification_metrics
+from idl_helpers.training.train import fit
 
 
 def _data(n, seed):
@@ -97,7 +97,7 @@ def test_overflowing_outputs_on_the_final_set_are_diverged_not_a_crash():
 
 
 def test_evaluate_gives_no_accuracy_for_nan_outputs():
-    from idl_helpers.train import evaluate
+    from idl_helpers.training.train import evaluate
 
     model = nn.Linear(5, 2)
     with torch.no_grad():
@@ -108,8 +108,8 @@ def test_evaluate_gives_no_accuracy_for_nan_outputs():
 
 # --- several models trained as one stacked model ------------------------------------------------
 
-from idl_helpers.recurrent import RecurrentClassifier, StackedRecurrentClassifier  # noqa: E402
-from idl_helpers.train import fit_stacked  # noqa: E402
+from idl_helpers.models.recurrent import RecurrentClassifier, StackedRecurrentClassifier  # noqa: E402
+from idl_helpers.training.train import fit_stacked  # noqa: E402
 
 
 def _reviews(n, seed, V=40, T=12):

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from idl_helpers import paths
+from idl_helpers.core import paths
 from idl_book import runner
 
 ROOT = paths.REPO_ROOT

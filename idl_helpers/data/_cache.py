@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .. import paths
+from idl_helpers.core import paths
 from ._fetch import DataError, content_hash
 
 T = TypeVar("T")

@@ -31,8 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
-from ..errors import (ChecksumError, DataConfigError, DataCorruptError, DataError,  # noqa: F401 (re-exported)
+from idl_helpers.core import paths
+from idl_helpers.core.errors import (ChecksumError, DataConfigError, DataCorruptError, DataError,  # noqa: F401 (re-exported)
                       DataNotFoundError, DataUnreadableError)
 
 

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from idl_helpers.core import paths
 from ._cache import discard, read_verified, write_verified
 from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch
 

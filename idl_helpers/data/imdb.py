@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
-from .. import paths
+from idl_helpers.core import paths
 from ._cache import read_verified, write_verified
 from ._fetch import DataCorruptError, DataError, DataNotFoundError, Resource, fetch, unreadable
 

@@ -28,7 +28,7 @@ previous rung (:data:`RUNGS`, :func:`changed_settings`):
    results.
 
 Every measured rung trains each model over the same seeds; a rung's effect is the paired 95%
-interval (:func:`idl_helpers.stats.paired_interval`) of its per-seed accuracy minus the previous
+interval (:func:`idl_helpers.analysis.stats.paired_interval`) of its per-seed accuracy minus the previous
 rung's, seed by seed (rungs 0/1 are seed twins on the same reviews; rungs 2/3 are the same runs).
 
 The verdict (:func:`ladder_verdict`) compares the last rung's predicted number with the report's:
@@ -50,9 +50,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from idl_helpers import stats
+from idl_helpers.analysis import stats
 from idl_helpers.data import course_imdb
-from idl_helpers.imdb_glove import Split, balanced_subset, prepare_imdb, validation_split
+from idl_helpers.data.imdb_glove import Split, balanced_subset, prepare_imdb, validation_split
 
 GLOVE_DIM = 50           # the dimension the mirror has (the course: 100)
 REPORT_GLOVE_DIM = 100
@@ -103,11 +103,11 @@ class Model:
     label: str
     question: str
     page: str                 # the page whose headline configuration this is
-    report_metric: str        # the report's headline (idl_helpers.reports)
+    report_metric: str        # the report's headline (idl_helpers.core.reports)
     trend_metric: str         # the page's recorded dimension trend (rung 4)
     cell: str = ""            # recurrent: "rnn" | "gru"
     act: str = ""
-    tokenwise: str = ""       # tokenwise: class name in idl_helpers.tokenwise
+    tokenwise: str = ""       # tokenwise: class name in idl_helpers.models.tokenwise
     kw: tuple = ()
 
 
@@ -208,9 +208,10 @@ def train_models(models, data: RungData, seeds, cfg, device: str = "cpu") -> dic
     best per-epoch accuracy)}}`` (NaN for a run that diverged)."""
     import torch
 
-    from idl_helpers import sweep
-    from idl_helpers import tokenwise as tw
-    from idl_helpers.tokenwise_stacked import build, fit_members
+    from idl_helpers.training import sweep
+    from idl_helpers.models import tokenwise as tw
+    from idl_helpers.models.tokenwise_stacked import build
+    from idl_helpers.training.tokenwise import fit_members
 
     out = {}
     for m in models:
@@ -263,7 +264,7 @@ def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS) -> dict:
 
 def sweep_pca(embeddings, dim: int) -> np.ndarray:
     """The vectors projected on their first ``dim`` principal components (as the model pages' probes)."""
-    from idl_helpers.sweep import pca_embeddings
+    from idl_helpers.training.sweep import pca_embeddings
 
     return pca_embeddings(embeddings, dim)
 
@@ -353,7 +354,7 @@ def verdicts(acc: dict, models=MODELS) -> dict:
     """Per model: ``(verdict, last rung, verdict on the measured rungs)``: :func:`ladder_verdict` of rung 0
     against the last rung that has numbers (the extrapolated rung 4 when it could be estimated), and
     against rung 3, the last measured one."""
-    from idl_helpers import reports
+    from idl_helpers.core import reports
 
     out = {}
     for m in models:
@@ -366,7 +367,7 @@ def verdicts(acc: dict, models=MODELS) -> dict:
 
 def claims(acc: dict) -> list[dict]:
     """Part 3: each claim, judged at every measured rung (paired over seeds: the runs share data and seeds)."""
-    from idl_helpers import attribution
+    from idl_helpers.analysis import attribution
 
     rows = []
     for q, name, a, b in CLAIMS:

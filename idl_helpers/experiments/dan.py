@@ -1,7 +1,7 @@
 """II.5 — the Deep Averaging Network on IMDB: what pages 20 (II.5a/d/e) and 21 (II.5b/c) run.
 
-The model, its stacked trainer and the word shares live in :mod:`idl_helpers.dan`, the sweeps in
-:mod:`idl_helpers.dan_sweep`; this module holds the pages' settings and their steps, top to bottom:
+The model, its stacked trainer and the word shares live in :mod:`idl_helpers.models.dan`, the sweeps in
+:mod:`idl_helpers.training.dan`; this module holds the pages' settings and their steps, top to bottom:
 
 1. :func:`load` — the IMDB split, the validation split held out of train, the coverage numbers;
 2. :func:`train_runs` — every run of page 20 (both activation sets, all seeds) trained as one stacked model;
@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from idl_helpers import attribution
-from idl_helpers.imdb_glove import prepare_imdb, validation_split
+from idl_helpers.analysis import attribution
+from idl_helpers.data.imdb_glove import prepare_imdb, validation_split
 
 # shared by both pages: the report's DAN on our tokens
 MAX_LEN, GLOVE_DIM, BATCH, LR = 400, 50, 8, 1e-3
@@ -84,7 +84,7 @@ def load(cfg, seed: int, device: str, rec) -> Data:
 
 def coverage(d: Data, rec) -> dict:
     """How much of the reviews the first MAX_LEN tokens cover, and how many tokens read have a GloVe vector."""
-    from idl_helpers.text import tokenize_all
+    from idl_helpers.data.text import tokenize_all
 
     data = d.data
     full_len = np.array([len(t) for t in tokenize_all(data.train.texts + data.test.texts)])
@@ -122,7 +122,8 @@ class Runs:
 
 def train_runs(d: Data, seeds, epochs: int, device: str, rec) -> Runs:
     """Every run of page 20, both activation sets, trained side by side as one StackedDAN."""
-    from idl_helpers.dan import StackedDAN, fit_dans
+    from idl_helpers.models.dan import StackedDAN
+    from idl_helpers.training.dan import fit_dans
 
     stack = StackedDAN.concat([StackedDAN.from_seeds(d.data.embeddings, seeds),
                                StackedDAN.from_seeds(d.data.embeddings, seeds, activations=MIXED)]).to(device)
@@ -208,7 +209,7 @@ def epochs_table(runs: Runs) -> pd.DataFrame:
 
 def plot_first_run(runs: Runs) -> None:
     """The first seed's accuracy per epoch, its validation-chosen epoch starred."""
-    from idl_helpers import plots
+    from idl_helpers.analysis import plots
 
     h, best = runs.history, runs.relu[0].best_epoch
     v_acc, t_acc = h.series("val_acc"), h.series("test_acc")
@@ -223,7 +224,7 @@ def plot_first_run(runs: Runs) -> None:
 
 def record_ii5a(runs: Runs, a: Headline, d: Data, seed: int, rec) -> None:
     """The first seed's F1/AUC, a 500-review bootstrap like the report's test set, and II.5a's records."""
-    from idl_helpers.metrics import bootstrap_accuracy
+    from idl_helpers.training.metrics import bootstrap_accuracy
 
     h, best = runs.history, runs.relu[0].best_epoch
     v_acc, t_acc = h.series("val_acc"), h.series("test_acc")
@@ -291,7 +292,7 @@ def linear_baselines(d: Data, a: Headline, rec) -> tuple[float, float]:
     """Logistic regression on the fixed 50-d averages and on a bag of words, same training reviews as the DAN
     (validation split held out); fixed settings, nothing chosen. Returns (averages, bag of words) accuracy."""
     from sklearn.linear_model import LogisticRegression
-    from idl_helpers.dan import mean_vectors, bag_of_words
+    from idl_helpers.models.dan import mean_vectors, bag_of_words
 
     data, fit_split = d.data, d.fit
     y_tr, y_te = fit_split.labels, data.test.labels
@@ -448,8 +449,8 @@ class Mistakes:
 def confident_mistakes(runs: Runs, d: Data, rec, k: int = 5, steps: int = 2048) -> Mistakes:
     """The k most confident test mistakes of the first seed's ReLU model, with integrated-gradient word shares
     measured from the typical review; checks that the shares add up to the logit difference."""
-    from idl_helpers.dan import word_contributions
-    from idl_helpers.train import predict_logits
+    from idl_helpers.models.dan import word_contributions
+    from idl_helpers.training.train import predict_logits
 
     relu_model, tr, te = runs.relu[0].model, d.tr, d.te
     logits = predict_logits(relu_model, te[:-1]).cpu()
@@ -476,7 +477,7 @@ def confident_mistakes(runs: Runs, d: Data, rec, k: int = 5, steps: int = 2048) 
 
 def explain(vocab, ids_row, length, contrib_row, f0_, f_, true_label, full_tokens, k_for=8, k_against=5):
     """One mistake as Markdown: the words pushing towards the wrong class (bold) and back (italic)."""
-    from idl_helpers.dan import contributions_by_word
+    from idl_helpers.models.dan import contributions_by_word
 
     words = [vocab[int(j)] for j in ids_row[:length]]
     by_word = contributions_by_word(words, contrib_row[:length].numpy())
@@ -501,8 +502,8 @@ def explain(vocab, ids_row, length, contrib_row, f0_, f_, true_label, full_token
 
 def explain_mistakes(m: Mistakes, d: Data, rec) -> None:
     """Each mistake in words, then a strip of its 14 largest word shares; recorded."""
-    from idl_helpers import plots
-    from idl_helpers.text import tokenize_all
+    from idl_helpers.analysis import plots
+    from idl_helpers.data.text import tokenize_all
 
     data, chosen, truth = d.data, m.chosen, m.truth
     strips = []
@@ -532,7 +533,7 @@ def explain_mistakes(m: Mistakes, d: Data, rec) -> None:
 def report_five(m: Mistakes, d: Data, device: str, rec) -> pd.DataFrame:
     """The report's five misclassified reviews, found by their text, under our model; recorded."""
     from idl_helpers.data import imdb
-    from idl_helpers.dan import contributions_by_word, word_contributions
+    from idl_helpers.models.dan import contributions_by_word, word_contributions
 
     data, relu_model = d.data, m.model
     df_all = imdb.load_imdb(progress=False)
@@ -582,7 +583,7 @@ def report_five_prose(report_five: pd.DataFrame) -> Markdown:
 def sweeper(d: Data, epochs: int, device: str):
     """One sweep per call (configs of (depth, word dropout p, seed)); a partial of a module-level function, so
     that the depth sweep can train in a second process."""
-    from idl_helpers import dan_sweep
+    from idl_helpers.training import dan as dan_sweep
 
     return partial(dan_sweep.sweep, embeddings=d.data.embeddings, train=d.tr, val=d.va, test=d.te, epochs=epochs,
                    batch_size=BATCH, lr=LR, device=device)
@@ -606,7 +607,7 @@ def choice_optimism(frame, by):
 def run_sweeps(run_sweep, cfg, seed: int, device: str):
     """Both sweeps, single-threaded: the depth sweep (II.5c) trains in a second process while the word-dropout
     sweep (II.5b, 4 hidden layers) trains here. Returns (the dropout frame, the depth job)."""
-    from idl_helpers import parallel
+    from idl_helpers.core import parallel
 
     depth_job = parallel.start(run_sweep, [(k, 0.0, seed + s) for k in cfg.depths for s in cfg.depth_seeds],
                                workers=parallel.default_workers(device))

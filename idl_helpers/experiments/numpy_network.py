@@ -1,7 +1,7 @@
 """II.1a–c — the one-hidden-layer network: what page 02 runs.
 
-The network itself (forward, backward, the PyTorch twin) is :mod:`idl_helpers.numpy_nn`, the gradient check
-:mod:`idl_helpers.gradcheck`; this module holds the page's settings and its three symbolic/planted checks:
+The network itself (forward, backward, the PyTorch twin) is :mod:`idl_helpers.models.numpy_nn`, the gradient check
+:mod:`idl_helpers.theory.gradcheck`; this module holds the page's settings and its three symbolic/planted checks:
 
 * :func:`batched_softmax_ce_check` — II.1a in batched form: dJ/dΘ = (Ŷ − Y)/B, with SymPy;
 * :func:`input_gradient_check` — II.1b: the closed form of dJ/dx against SymPy's derivative;
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from idl_helpers import numpy_nn as nn
-from idl_helpers.derive import numerically_equal, same
+from idl_helpers.models import numpy_nn as nn
+from idl_helpers.theory.derive import numerically_equal, same
 
 PROFILES = dict(
     smoke=dict(sym_sizes=[(2, 3, 3)], sym_points=2, all_classes=False, batch=8, dims=(6, 5, 4), trials=3),

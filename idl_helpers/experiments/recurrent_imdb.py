@@ -9,7 +9,7 @@ Three pages answer from this module:
 * ``12_I_P1b_parameter_matched`` (:class:`MatchedPage`) — parameter counts, the RNN-128 against
   the GRU-64, and the speed of our cells.
 
-Every page trains all of its runs in one call to :func:`idl_helpers.sweep.run_all` (runs of one
+Every page trains all of its runs in one call to :func:`idl_helpers.training.sweep.run_all` (runs of one
 shape stacked into one batched model) and then reads groups out of the outcomes with
 ``select``. The IMDB settings all three share are defined once here (:data:`GLOVE_DIM`,
 :data:`MAX_LEN`, :data:`VAL_FRACTION`, :data:`CLIP`); each page's profile table only adds what it
@@ -31,11 +31,14 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from idl_helpers import attribution, metrics, paths, plots, recurrent, reports, sweep
-from idl_helpers import stats as S
-from idl_helpers.imdb_glove import prepare_imdb, validation_split
-from idl_helpers.profiles import settings
-from idl_helpers.tables import Text
+from idl_helpers.core import paths, reports
+from idl_helpers.models import recurrent
+from idl_helpers.training import metrics, sweep
+from idl_helpers.analysis import attribution, plots
+from idl_helpers.analysis import stats as S
+from idl_helpers.data.imdb_glove import prepare_imdb, validation_split
+from idl_helpers.core.profiles import settings
+from idl_helpers.core.tables import Text
 
 # ----------------------------------------------------------------------------- shared settings
 
@@ -105,7 +108,7 @@ def _glue(name, text):
 
 
 class _Page:
-    """A page's run: ``ctx`` from :func:`idl_helpers.notebook.setup`, its settings and its data."""
+    """A page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings and its data."""
 
     profiles: dict = {}     # profile -> settings (a subclass sets its own)
 
@@ -513,7 +516,7 @@ class RNNPage(_Page):
               np.mean(acc(var_groups[f"relu · {clipped}"])) if f"relu · {clipped}" in var_groups else np.nan,
               np.mean(acc(groups["relu"])), kind="diagnostic"),
         ]
-        # the one rule (idl_helpers.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
+        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
         gap, band_, causes = attribution.report_gap(report_relu, relu_split.healthy, causes)
         band = band_.half
         self.rec.add("I.P1.a", "attribution verdict | rnn act=relu", gap.verdict, text=f"{gap.text}; {relu_split.text}",
@@ -764,7 +767,7 @@ class GRUPage(_Page):
                     ours_t + self.dim_extrap, ours_t, kind="extrapolation"),
                   C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
                     np.mean(acc(clip_g)) if clip_g else np.nan, ours_t, kind="diagnostic")]
-        # the one rule (idl_helpers.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
+        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
         gap, band_, causes = attribution.report_gap(report_t, tanh_split.healthy, causes)
         band = band_.half
         rec.add("I.P1.b", "attribution verdict | gru act=tanh", gap.verdict, text=f"{gap.text}; {tanh_split.text}",
@@ -952,7 +955,7 @@ class MatchedPage(_Page):
                     kind="extrapolation"),
                   C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
                     clip_st["accuracy"]["mean"] if clip_st["accuracy"] else np.nan, ours_r, kind="diagnostic")]
-        # the one rule (idl_helpers.stats.report_band): the 95% prediction band of ours − report over the healthy
+        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy
         # seeds; one healthy seed → no band, inconclusive
         gap, band_, causes = attribution.report_gap(report_r, rnn_split.healthy, causes)
         band = band_.half

@@ -13,8 +13,8 @@ Four pages answer from this module:
 The settings the token-wise pages share are defined once here (:data:`GLOVE_DIM`, :data:`MAX_LEN`,
 :data:`VAL_FRACTION`, :data:`BATCH_SIZE`, :data:`LR`, :data:`PCA_DIMS`, the report's best MLP
 :data:`MLP`); each page's profile table only adds what it varies. Models of one shape train side by
-side (:func:`idl_helpers.tokenwise_stacked.fit_members`); the headline numbers are seed means on the
-whole test split and the gap to the report is weighed by :mod:`idl_helpers.tokenwise_attribution`.
+side (:func:`idl_helpers.training.tokenwise.fit_members`); the headline numbers are seed means on the
+whole test split and the gap to the report is weighed by :mod:`idl_helpers.analysis.tokenwise_attribution`.
 """
 
 from __future__ import annotations
@@ -26,17 +26,19 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from idl_helpers import attribution, reports, results
-from idl_helpers import stats as S
-from idl_helpers import tokenwise as tw
-from idl_helpers import tokenwise_attribution as ta
-from idl_helpers import word_scores as ws
-from idl_helpers.derive import beyond, max_error, within
-from idl_helpers.imdb_glove import balanced_subset, prepare_imdb, validation_split
-from idl_helpers.metrics import bootstrap_accuracy
-from idl_helpers.plots import plot_confusion, plot_histories
-from idl_helpers.profiles import settings
-from idl_helpers.tokenwise_stacked import build, fit_members
+from idl_helpers.core import reports, results
+from idl_helpers.analysis import attribution
+from idl_helpers.analysis import stats as S
+from idl_helpers.models import tokenwise as tw
+from idl_helpers.analysis import tokenwise_attribution as ta
+from idl_helpers.analysis import word_scores as ws
+from idl_helpers.theory.derive import beyond, max_error, within
+from idl_helpers.data.imdb_glove import balanced_subset, prepare_imdb, validation_split
+from idl_helpers.training.metrics import bootstrap_accuracy
+from idl_helpers.analysis.plots import plot_confusion, plot_histories
+from idl_helpers.core.profiles import settings
+from idl_helpers.models.tokenwise_stacked import build
+from idl_helpers.training.tokenwise import fit_members
 
 # ----------------------------------------------------------------------------- shared settings
 
@@ -90,7 +92,7 @@ def _glue(name, value):
 
 
 class _Page:
-    """A token-wise page's run: ``ctx`` from :func:`idl_helpers.notebook.setup`, its settings, data and seeds."""
+    """A token-wise page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings, data and seeds."""
 
     QID = ""
     profiles: dict = {}

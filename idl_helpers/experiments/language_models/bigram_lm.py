@@ -3,7 +3,7 @@
 :class:`BigramPage` holds the page's state; each method is one step of the page, in order: the data and
 vocabulary, the input vectors, the count-based baselines, the course's training run, the dev perplexity
 three ways, the controlled attribution of why the recipe loses to add-1, base 2 vs base e (II.4a) and two
-out-of-domain passages (II.4b). The models live in :mod:`idl_helpers.bigram`.
+out-of-domain passages (II.4b). The models live in :mod:`idl_helpers.models.bigram`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class BigramPage:
     # -------------------------------------------------------------------------------- data
     def load(self) -> pd.io.formats.style.Styler:
         """The course's tagged PTB when available, else Mikolov's; the 2,000-word vocabulary the course's way."""
-        from idl_helpers import bigram
+        from idl_helpers.models import bigram
 
         cfg = self.cfg
         variant = "ptb-course" if bigram.course_train_available() else "ptb-mikolov"
@@ -69,7 +69,7 @@ class BigramPage:
 
     def dev_sets(self) -> pd.io.formats.style.Styler:
         """The course's dev file against Mikolov's, under the course's rules: tokens, UUUNKKK, punctuation."""
-        from idl_helpers import bigram
+        from idl_helpers.models import bigram
         from idl_helpers.data import ptb
 
         cfg = self.cfg
@@ -97,7 +97,7 @@ class BigramPage:
     # ---------------------------------------------------------------------- count-based baselines
     def count_baselines(self) -> pd.DataFrame:
         """add-1, add-k (k chosen on the held-out last 10% of train) and Kneser–Ney, dev perplexity."""
-        from idl_helpers import bigram
+        from idl_helpers.models import bigram
 
         train, vocab, dev = self.train, self.vocab, self.dev
         fit, held = bigram.split_heldout(train, 0.1)
@@ -119,7 +119,7 @@ class BigramPage:
     # ------------------------------------------------------------------------- II.1d training
     def train_course(self) -> pd.DataFrame:
         """The course's recipe: seed 9265, N(0, 1) weights, SGD lr 0.3 halved every 20,000 steps, batches of 50."""
-        from idl_helpers import bigram
+        from idl_helpers.models import bigram
 
         cfg = self.cfg
         t0 = time.perf_counter()
@@ -136,7 +136,7 @@ class BigramPage:
     def perplexity_three_ways(self) -> pd.DataFrame:
         """Dev perplexity: vectorised NumPy, an independent PyTorch float64 computation, and the course's
         per-example loop in base 2 on a sample of pairs."""
-        from idl_helpers import bigram
+        from idl_helpers.models import bigram
 
         emb, params, dev, vocab = self.emb, self.params, self.dev, self.vocab
         t0 = time.perf_counter(); ppl = bigram.perplexity(emb, params, dev); t_vec = time.perf_counter() - t0
@@ -155,7 +155,7 @@ class BigramPage:
                   "Python loop, base 2 (sample)"]).round(4)
 
     def record_dev_perplexity(self) -> None:
-        from idl_helpers.derive import max_error, within
+        from idl_helpers.theory.derive import max_error, within
 
         rec, data_variant = self.rec, self.data_variant
         rel_torch = max_error(self.ppl, self.ppl_torch, relative=True)          # inf if either side is NaN/inf
@@ -171,7 +171,7 @@ class BigramPage:
 
     def plot_learning_curve(self) -> None:
         """Dev perplexity per SGD iteration beside the count-based baselines and the report's number."""
-        from idl_helpers import reports
+        from idl_helpers.core import reports
 
         self.report_ppl = reports.table().query("question == 'II.1d' and metric == 'dev perplexity'")["value"].iloc[0]
         report_ppl, log = self.report_ppl, self.log
@@ -198,8 +198,9 @@ class BigramPage:
         chosen on the held-out last 10%; then all chosen changes together. Runs in parallel processes."""
         from dataclasses import replace
         from functools import partial
-        from idl_helpers import bigram, parallel
-        from idl_helpers.profiles import settings
+        from idl_helpers.core import parallel
+        from idl_helpers.models import bigram
+        from idl_helpers.core.profiles import settings
 
         agrid = settings(profile, **ATTRIBUTION_GRID)
         base = bigram.Setting(iterations=agrid.base_iterations)      # the course's recipe (smoke: shortened)
@@ -258,7 +259,7 @@ class BigramPage:
 
     def attribution_table(self) -> pd.io.formats.style.Styler:
         """Every setting tried, its held-out perplexity, the chosen ones' dev perplexity against the recipe's."""
-        from idl_helpers import attribution
+        from idl_helpers.analysis import attribution
 
         runs, base, chosen = self.runs, self.base, self.chosen
         ref_dev, ref_held = runs[base].at("dev"), runs[base].at("held")
@@ -296,7 +297,7 @@ class BigramPage:
 
     def verdicts(self) -> pd.io.formats.style.Styler:
         """Why the recipe loses to add-1, and the gap to the report's number, by the stated rule (shown)."""
-        from idl_helpers import attribution
+        from idl_helpers.analysis import attribution
 
         rows, noise, ref_dev, report_ppl = self.rows, self.noise, self.ref_dev, self.report_ppl
         add1, min_share = self.fit_baselines["add-1"], MIN_SHARE
@@ -382,8 +383,8 @@ class BigramPage:
     def bases(self) -> None:
         """The evaluation path's perplexity (base e, per token, float32) against base 2 from a float64 table of
         p(w | u) times the dev pair counts; mixing the bases must be rejected."""
-        from idl_helpers import bigram
-        from idl_helpers.derive import beyond, max_error, within
+        from idl_helpers.models import bigram
+        from idl_helpers.theory.derive import beyond, max_error, within
 
         pp_e = self.ppl                                                  # the evaluation path above
         P_model = bigram.probability_table(self.emb, self.params)        # float64, one softmax per context word
@@ -403,7 +404,7 @@ class BigramPage:
     # ------------------------------------------------------------------------ II.4b other domains
     def passages(self) -> pd.io.formats.style.Styler:
         """The course's Shakespeare and Wikipedia passages, tokenised by the training data's rules, scored like dev."""
-        from idl_helpers import bigram, numpy_nn as nn
+        from idl_helpers.models import bigram, numpy_nn as nn
         from idl_helpers.data import ptb
         from idl_helpers.data.shakespeare import load_passages
 

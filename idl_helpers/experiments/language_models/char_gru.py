@@ -3,7 +3,7 @@
 :class:`CharPage` holds the page's state; each method is one step of the page, in order: the text and its
 split, characters against words (II.3a), the batched GRU against the course's per-character loop, the
 baselines, training (with the optional extension in a second process), samples and the extension's curve.
-The model lives in :mod:`idl_helpers.char_lm`.
+The model lives in :mod:`idl_helpers.models.char_lm`.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class CharPage:
 
     def load(self) -> dict:
         """Tiny Shakespeare, every character in the vocabulary, the last 10% held out as one slice."""
-        from idl_helpers import char_lm
-        from idl_helpers.char_lm import CharVocab
+        from idl_helpers.models import char_lm
+        from idl_helpers.models.char_lm import CharVocab
         from idl_helpers.data.shakespeare import load_tiny_shakespeare
 
         text = load_tiny_shakespeare()
@@ -118,9 +118,9 @@ class CharPage:
     def batched_equals_loop(self) -> None:
         """Same weights, same chunk, float64: the course's per-character loop against one nn.GRU call."""
         import torch
-        from idl_helpers import char_lm
-        from idl_helpers.char_lm import CharGRU
-        from idl_helpers.derive import max_error, within
+        from idl_helpers.models import char_lm
+        from idl_helpers.models.char_lm import CharGRU
+        from idl_helpers.theory.derive import max_error, within
 
         seed, rec = self.seed, self.rec
         torch.manual_seed(seed)
@@ -166,7 +166,8 @@ class CharPage:
         """The course's model and settings; the optional extension trains in a second process meanwhile.
         Returns the prose numbers to glue."""
         from functools import partial
-        from idl_helpers import char_lm, parallel
+        from idl_helpers.core import parallel
+        from idl_helpers.models import char_lm
 
         cfg, e, train, held, seed, device = self.cfg, self.cfg.ext, self.train, self.held, self.seed, self.device
         # the optional extension (end of the page) is independent of this model and, like it, single-threaded
@@ -231,7 +232,7 @@ class CharPage:
 
     def samples(self) -> None:
         """Text from the same prime at three temperatures (fixed seed), with the share of real words; recorded."""
-        from idl_helpers import char_lm
+        from idl_helpers.models import char_lm
 
         cfg, seed, rec = self.cfg, self.seed, self.rec
         known_words = set(self.word_counts)
@@ -249,7 +250,7 @@ class CharPage:
 
     def extension(self) -> None:
         """The optional extension (started next to the course model): held-out loss against characters seen."""
-        from idl_helpers import char_lm
+        from idl_helpers.models import char_lm
 
         big, hist_ext, held_ext = self.ext_job.result()
         e, hist, held_all, cfg = self.cfg.ext, self.hist, self.held_all, self.cfg
