@@ -34,3 +34,18 @@ def test_acc_and_by_seed_leave_out_unhealthy_runs():
     g = [run(0, 0.8), run(1, 0.5, ok=False), run(2, 0.7)]
     assert ex.acc(g) == [0.8, 0.7]
     assert ex.by_seed(g) == {0: 0.8, 2: 0.7}
+
+
+def test_healthy_mean_leaves_collapsed_runs_out_of_the_mean():
+    run = lambda a: SimpleNamespace(run=SimpleNamespace(seed=0), metrics={"accuracy": a}, ok=True)
+    split, mean = ex.healthy_mean([run(0.80), run(0.82), run(0.50)])
+    assert split.collapsed == [0.50] and mean == pytest.approx(0.81)
+    assert ex.healthy_mean([])[1] != ex.healthy_mean([])[1]          # NaN: no healthy run
+
+
+@pytest.mark.parametrize("page, qid, cell", [(ex.RNNPage, "I.P1.a", "rnn"), (ex.GRUPage, "I.P1.b", "gru")])
+def test_the_shared_page_code_is_told_its_question_cell_and_titles(page, qid, cell):
+    assert (page.QID, page.CELL) == (qid, cell)
+    for title in (page.HISTORY_TITLE, page.DIVERGED_TITLE):
+        assert "{act}" in title and title.format(act="tanh")
+    assert page.CONFUSION_TITLE.format(act="tanh", seed=7).endswith("(seed 7)")

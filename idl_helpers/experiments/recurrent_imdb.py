@@ -100,6 +100,12 @@ def by_seed(g) -> dict:
     return {o.run.seed: o.metrics["accuracy"] for o in g if o.ok}
 
 
+def healthy_mean(g):
+    """A group's test accuracies split into healthy and collapsed runs, and the mean of the healthy ones."""
+    split = S.split_collapsed(acc(g))      # collapsed runs are counted apart, never folded into one mean ± sd
+    return split, (float(np.mean(split.healthy)) if split.healthy else float("nan"))
+
+
 def _glue(name, text):
     glue(name, text, display=False)
 
@@ -111,6 +117,8 @@ class _Page:
     """A page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings and its data."""
 
     profiles: dict = {}     # profile -> settings (a subclass sets its own)
+    QID, CELL = "", ""      # the question the page answers and the cell it trains ("rnn", "gru")
+    HISTORY_TITLE = DIVERGED_TITLE = CONFUSION_TITLE = ""   # figure titles, formatted with act (and seed)
 
     def __init__(self, ctx):
         self.ctx, self.rec, self.seed = ctx, ctx.recorder, ctx.seed
@@ -145,10 +153,16 @@ class _Page:
         return sweep.run_all(runs, embeddings=self.data.embeddings, **self.tensors, device=self.ctx.device,
                              workers=self.workers)
 
-    def _print_timing(self, runs, out):
-        tm = sweep.timing(out)
+    def _train_runs(self, runs):
+        """Train ``runs``; the recipe (``base``) runs per activation become ``act_out``; their summary."""
+        self.out = self._run_all(runs)
+        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=self.cfg.epochs,
+                         label="")
+        self.act_out = [o for a in ACTS for o in self.select(act=a)]
+        tm = sweep.timing(self.out)
         print(f"{len(runs)} runs in {tm['groups']} groups (stacked where the shapes agree): {tm['total_s']:.0f} s of "
               f"training and evaluation, ≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
 
     def select(self, **want):
         """The outcomes of the recipe runs (hidden 64, no clipping, our cell, …) that differ only in ``want``."""
@@ -190,6 +204,20 @@ class _Page:
         ax.set(xlabel="input dimension (GloVe 50-d and its PCA projections)", ylabel="test accuracy", title=title)
         ax.legend(fontsize=8); plt.show()
 
+    def _report_gap(self, report, split, causes, suffix, **extra):
+        """The one rule (:func:`idl_helpers.analysis.stats.report_band`): ours − report against the 95% prediction
+        band over the healthy seeds (one healthy seed → no band, inconclusive); the verdict recorded."""
+        gap, band_, causes = attribution.report_gap(report, split.healthy, causes)
+        self.rec.add(self.QID, f"attribution verdict | {suffix}", gap.verdict, text=f"{gap.text}; {split.text}",
+                     gap=gap.gap, noise=band_.half, n_collapsed=len(split.collapsed), **extra)
+        return gap, band_, causes
+
+    @staticmethod
+    def _clip_cause(clipped_acc, ours):
+        """Clipping as a diagnostic cause (the report did not clip)."""
+        return attribution.Cause("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip", clipped_acc,
+                                 ours, kind="diagnostic")
+
     def _length_row(self, ours):
         """The training-length cause: the probe's validation gain, or nothing to change / not measured."""
         cfg, length, C = self.cfg, self.length, attribution.Cause
@@ -198,23 +226,86 @@ class _Page:
                 C("training length", "the report's 15 epochs (nothing to change)" if cfg.epochs >= 15 else "not measured",
                   ours, ours))
 
-    def _history_figure(self, act_out, title):
+    def history_figure(self):
+        """Accuracy and loss per epoch of every recipe run, one column per activation."""
         fig, axes = plt.subplots(2, 4, figsize=(16, 6.5), sharex=True)
         for j, act in enumerate(ACTS):
-            hs = {f"seed {o.run.seed}": o.history for o in act_out if o.run.act == act}
-            plots.plot_histories(hs, ("train_acc", "val_acc"), ax=axes[0, j], title=title(act))
+            hs = {f"seed {o.run.seed}": o.history for o in self.act_out if o.run.act == act}
+            plots.plot_histories(hs, ("train_acc", "val_acc"), ax=axes[0, j], title=self.HISTORY_TITLE.format(act=act))
             plots.plot_histories(hs, ("train_loss", "val_loss"), ax=axes[1, j], ylabel="cross-entropy")
         plt.tight_layout(); plt.show()
 
-    def _confusion_figure(self, act_out, diverged, title):
+    def confusion_figure(self):
+        """The first seed's test confusion matrix per activation."""
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
         for ax, act in zip(axes, ACTS):
-            o = next(o for o in act_out if o.run.act == act)
+            o = next(o for o in self.act_out if o.run.act == act)
             if o.diverged:
-                ax.set_axis_off(); ax.set_title(diverged(act))
+                ax.set_axis_off(); ax.set_title(self.DIVERGED_TITLE.format(act=act))
             else:
-                plots.plot_confusion(o.metrics["confusion"], ax=ax, title=title(act, o))
+                plots.plot_confusion(o.metrics["confusion"], ax=ax,
+                                     title=self.CONFUSION_TITLE.format(act=act, seed=o.run.seed))
         plt.tight_layout(); plt.show()
+
+    def _record_activation_groups(self):
+        """Seed means per activation and their validation accuracy (the number a choice between models is made on)."""
+        rec, q, cell = self.rec, self.QID, self.CELL
+        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
+        self.stats = stats = {act: sweep.record_group(rec, q, f"{cell} act={act}", g) for act, g in groups.items()}
+        for act, s in stats.items():
+            if s["val_acc"] is not None:
+                rec.add(q, f"validation accuracy | {cell} act={act}", s["val_acc"],
+                        aggregate="mean over seeds, last epoch")
+        return groups, stats
+
+    def _record_noise(self):
+        """Bootstrap 500-review test sets from the first healthy seed of each activation; record the spread."""
+        self.noise = noise = {}
+        for act, g in self.groups.items():
+            o = next((o for o in g if not o.diverged), None)
+            if o is not None:
+                b = self.bootstrap(o)
+                noise[act] = b
+                self.rec.add(self.QID, f"500-review accuracy std (bootstrap) | {self.CELL} act={act}", b["std"],
+                             seed=o.run.seed,
+                             ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        return noise
+
+    def _glove_dimension(self, act, base_group, glue_prefix, title):
+        """The model on PCA projections of GloVe; the change per doubling, continued to 100-d (extrapolation)."""
+        cfg, rec, q, cell = self.cfg, self.rec, self.QID, self.CELL
+        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
+        self.dim_groups = dim_groups = {k: (self.select(act=act, input_dim=k) if k != cfg.glove_dim else base_group)
+                                        for k in dims}
+        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
+        dim_extrap = self.dim_extrap
+        for k, g in dim_groups.items():
+            if k != cfg.glove_dim:
+                sweep.record_group(rec, q, f"{cell} act={act}, GloVe PCA {k}-d", g, measures=("accuracy",))
+        rec.add(q, f"test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | {cell} act={act}",
+                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+        _glue(f"{glue_prefix}_dim_trend", dim_trend.text)
+        _glue(f"{glue_prefix}_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
+        self._dim_figure(title)
+
+    def _training_length(self, act, who, glue_name, measured_text):
+        """One seed trained for the report's epochs: the validation gain of the extra epochs, in that run."""
+        cfg = self.cfg
+        probe_out, length = self._probe()
+        if length:
+            self.rec.add(self.QID, f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs "
+                         f"(one seed) | {self.CELL} act={act}",
+                         length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
+            fig, ax = plt.subplots(figsize=(6.5, 3.4))
+            plots.plot_histories({f"{who} seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
+                                 ax=ax, title="training length probe")
+            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
+            _glue(glue_name, measured_text(length))
+        else:
+            _glue(glue_name, "nothing to attribute: this profile trains the report's 15 epochs"
+                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
+        print("training length:", "measured" if length else "not measured in this profile")
+        return probe_out, length
 
 
 # ----------------------------------------------------------------------------- I.P1.a: the RNN
@@ -224,6 +315,8 @@ class RNNPage(_Page):
     """``10_I_P1a_rnn``: which activation, the seed spread, hidden sizes, clipping, ``nn.RNN``, GloVe dimension."""
 
     profiles = P1A_PROFILES
+    QID, CELL = "I.P1.a", "rnn"
+    HISTORY_TITLE, DIVERGED_TITLE, CONFUSION_TITLE = "RNN, act={act}", "act={act}: diverged", "act={act} (seed {seed})"
 
     def padding_check(self):
         """An untrained model on short test reviews: padding content changes no logit; reading after step 100 would."""
@@ -271,28 +364,12 @@ class RNNPage(_Page):
         if cfg.probe_epochs:      # the training-length probe: one seed trained for the report's number of epochs
             runs.append(R("relu", seeds[0], epochs=cfg.probe_epochs,
                           label=f"relu seed {seeds[0]}, {cfg.probe_epochs} epochs"))
-        self.out = self._run_all(runs)
-        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=cfg.epochs, label="")
-        self.act_out = [o for a in ACTS for o in self.select(act=a)]
-        self._print_timing(runs, self.out)
-        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
-
-    def history_figure(self):
-        self._history_figure(self.act_out, lambda act: f"RNN, act={act}")
-
-    def confusion_figure(self):
-        self._confusion_figure(self.act_out, lambda act: f"act={act}: diverged",
-                               lambda act, o: f"act={act} (seed {o.run.seed})")
+        return self._train_runs(runs)
 
     def record_activations(self):
         """Seed means per activation, their validation accuracy, and the ReLU "re-run" picked on validation."""
         rec = self.rec
-        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
-        self.stats = stats = {act: sweep.record_group(rec, "I.P1.a", f"rnn act={act}", g) for act, g in groups.items()}
-        for act, s in stats.items():       # the number any choice between models is made on (the comparison page)
-            if s["val_acc"] is not None:
-                rec.add("I.P1.a", f"validation accuracy | rnn act={act}", s["val_acc"],
-                        aggregate="mean over seeds, last epoch")
+        groups, stats = self._record_activation_groups()
         best = stats["relu"]["best"]                       # picked on validation accuracy
         if best is not None:
             for m, key in (("test accuracy", "accuracy"), ("test F1", "f1"), ("test ROC AUC", "roc_auc")):
@@ -314,16 +391,7 @@ class RNNPage(_Page):
 
     def test_set_noise(self):
         """Bootstrap 500-review test sets from the first healthy seed of each activation; record the spread."""
-        self.noise = noise = {}
-        for act in ACTS:
-            o = next((o for o in self.groups[act] if not o.diverged), None)
-            if o is None:
-                continue
-            b = self.bootstrap(o)
-            noise[act] = b
-            self.rec.add("I.P1.a", f"500-review accuracy std (bootstrap) | rnn act={act}", b["std"],
-                         seed=o.run.seed,
-                         ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        noise = self._record_noise()
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for j, (act, b) in enumerate(noise.items()):
             ax.hist(b["samples"], bins=40, alpha=0.5, color=f"C{j}",
@@ -435,40 +503,14 @@ class RNNPage(_Page):
 
     def glove_dimension(self):
         """The ReLU RNN on PCA projections of GloVe; the change per doubling, continued to 100-d (extrapolation)."""
-        cfg, rec = self.cfg, self.rec
-        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
-        self.dim_groups = dim_groups = {
-            k: (self.select(act="relu", input_dim=k) if k != cfg.glove_dim else
-                [o for o in self.groups["relu"] if o.run.seed in self.seeds]) for k in dims}
-        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
-        dim_extrap = self.dim_extrap
-        for k, g in dim_groups.items():
-            if k != cfg.glove_dim:
-                sweep.record_group(rec, "I.P1.a", f"rnn act=relu, GloVe PCA {k}-d", g, measures=("accuracy",))
-        rec.add("I.P1.a", "test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | rnn act=relu",
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        _glue("p1a_dim_trend", dim_trend.text)
-        _glue("p1a_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
-        self._dim_figure("ReLU RNN")
+        self._glove_dimension("relu", [o for o in self.groups["relu"] if o.run.seed in self.seeds], "p1a", "ReLU RNN")
 
     def training_length(self):
         """One ReLU seed trained for the report's epochs: the validation gain of the extra epochs, in that run."""
-        cfg = self.cfg
-        probe_out, length = self._probe()
-        if length:
-            self.rec.add("I.P1.a", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs "
-                         "(one seed) | rnn act=relu",
-                         length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
-            fig, ax = plt.subplots(figsize=(6.5, 3.4))
-            plots.plot_histories({f"ReLU seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
-                                 ax=ax, title="training length probe")
-            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
-            _glue("p1a_length", f"{length['val_effect']:+.3f} (validation accuracy {length['val_short']:.3f} after "
-                  f"{cfg.epochs} epochs, {length['val_long']:.3f} after {length['long_epochs']})")
-        else:
-            _glue("p1a_length", "nothing to attribute: this profile trains the report's 15 epochs"
-                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
-        print("training length:", "measured" if length else "not measured in this profile")
+        epochs = self.cfg.epochs
+        self._training_length("relu", "ReLU", "p1a_length", lambda length: (
+            f"{length['val_effect']:+.3f} (validation accuracy {length['val_short']:.3f} after "
+            f"{epochs} epochs, {length['val_long']:.3f} after {length['long_epochs']})"))
 
     def activation_claims(self):
         """The report's claim: ReLU beats tanh and sigmoid (recipe, and clipped where this profile runs it)."""
@@ -500,8 +542,7 @@ class RNNPage(_Page):
         """Why our ReLU RNN differs from the report's: the measured causes against the 95% band of ours − report."""
         groups, var_groups, clipped = self.groups, self.var_groups, self.clipped
         report_relu = reports.value("I.P1.a", "test accuracy | rnn act=relu")
-        relu_split = S.split_collapsed(acc(groups["relu"]))          # collapsed runs are counted, not averaged in
-        ours_relu = float(np.mean(relu_split.healthy)) if relu_split.healthy else float("nan")
+        relu_split, ours_relu = healthy_mean(groups["relu"])
         boot_half = 1.96 * self.noise["relu"]["std"] if "relu" in self.noise else float("nan")
         same_seeds = [o for o in groups["relu"] if o.run.seed in self.seeds]
         nn_relu = self.select(act="relu", impl="torch")
@@ -512,16 +553,11 @@ class RNNPage(_Page):
               np.mean(acc(same_seeds))),
             C("input representation", "GloVe 50 → 100-d: the 10/25/50-d trend continued", ours_relu + self.dim_extrap,
               ours_relu, kind="extrapolation"),
-            C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-              np.mean(acc(var_groups[f"relu · {clipped}"])) if f"relu · {clipped}" in var_groups else np.nan,
-              np.mean(acc(groups["relu"])), kind="diagnostic"),
+            self._clip_cause(np.mean(acc(var_groups[f"relu · {clipped}"])) if f"relu · {clipped}" in var_groups
+                             else np.nan, np.mean(acc(groups["relu"]))),
         ]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
-        gap, band_, causes = attribution.report_gap(report_relu, relu_split.healthy, causes)
-        band = band_.half
-        self.rec.add("I.P1.a", "attribution verdict | rnn act=relu", gap.verdict, text=f"{gap.text}; {relu_split.text}",
-                     gap=gap.gap, noise=band, n_collapsed=len(relu_split.collapsed),
-                     n_healthy=len(relu_split.healthy))
+        gap, band_, causes = self._report_gap(report_relu, relu_split, causes, "rnn act=relu",
+                                              n_healthy=len(relu_split.healthy))
         _glue("p1a_gap_verdict", gap.text)
         _glue("p1a_half_width", f"±{boot_half:.3f}")
         display(attribution.attribution_table(report_relu, ours_relu, causes))
@@ -553,6 +589,9 @@ class GRUPage(_Page):
     """``11_I_P1b_gru``: candidate activations, hidden sizes and over-fitting, ``nn.GRU``, clipping, GloVe dimension."""
 
     profiles = P1B_PROFILES
+    QID, CELL = "I.P1.b", "gru"
+    HISTORY_TITLE, DIVERGED_TITLE, CONFUSION_TITLE = ("GRU, candidate {act}", "{act}: diverged",
+                                                      "candidate {act} (seed {seed})")
 
     def take(self, n):
         return [self.seed + i for i in range(n)]
@@ -572,37 +611,12 @@ class GRUPage(_Page):
         runs += [G("tanh", s, input_dim=k) for k in cfg.pca_dims for s in take(cfg.pca_seeds)]
         if cfg.probe_epochs:      # the training-length probe: one seed trained for the report's number of epochs
             runs.append(G("tanh", seed, epochs=cfg.probe_epochs, label=f"tanh seed {seed}, {cfg.probe_epochs} epochs"))
-        self.out = self._run_all(runs)
-        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=cfg.epochs, label="")
-        self.act_out = [o for a in ACTS for o in self.select(act=a)]
-        self._print_timing(runs, self.out)
-        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
-
-    def history_figure(self):
-        self._history_figure(self.act_out, lambda act: f"GRU, candidate {act}")
-
-    def confusion_figure(self):
-        self._confusion_figure(self.act_out, lambda act: f"{act}: diverged",
-                               lambda act, o: f"candidate {act} (seed {o.run.seed})")
+        return self._train_runs(runs)
 
     def record_activations(self):
         """Seed means per candidate activation, their validation accuracy, and the 500-review chance band."""
-        rec = self.rec
-        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
-        self.stats = stats = {act: sweep.record_group(rec, "I.P1.b", f"gru act={act}", g) for act, g in groups.items()}
-        for act, s in stats.items():       # the number any choice between models is made on (the comparison page)
-            if s["val_acc"] is not None:
-                rec.add("I.P1.b", f"validation accuracy | gru act={act}", s["val_acc"],
-                        aggregate="mean over seeds, last epoch")
-        self.noise = noise = {}
-        for act, g in groups.items():
-            o = next((o for o in g if not o.diverged), None)
-            if o is not None:
-                b = self.bootstrap(o)
-                noise[act] = b
-                rec.add("I.P1.b", f"500-review accuracy std (bootstrap) | gru act={act}", b["std"],
-                        seed=o.run.seed,
-                        ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        _, stats = self._record_activation_groups()
+        noise = self._record_noise()
         return pd.DataFrame({act: {"mean acc": s["accuracy"]["mean"] if s["accuracy"] else None,
                                    "F1": s["f1"]["mean"] if s["f1"] else None,
                                    "AUC": s["roc_auc"]["mean"] if s["roc_auc"] else None,
@@ -706,42 +720,19 @@ class GRUPage(_Page):
 
     def glove_dimension(self):
         """The tanh GRU on PCA projections of GloVe; the change per doubling continued to 100-d (extrapolation)."""
-        cfg, rec = self.cfg, self.rec
-        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
-        self.dim_groups = dim_groups = {k: (self.select(act="tanh", input_dim=k) if k != cfg.glove_dim
-                                            else self.select(act="tanh")) for k in dims}
-        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
-        dim_extrap = self.dim_extrap
-        for k, g in dim_groups.items():
-            if k != cfg.glove_dim:
-                sweep.record_group(rec, "I.P1.b", f"gru act=tanh, GloVe PCA {k}-d", g, measures=("accuracy",))
-        rec.add("I.P1.b", "test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | gru act=tanh",
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        _glue("p1b_dim_trend", dim_trend.text)
-        _glue("p1b_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
-        self._dim_figure("tanh GRU")
+        self._glove_dimension("tanh", self.select(act="tanh"), "p1b", "tanh GRU")
 
     def training_length(self):
         """One tanh seed trained for the report's epochs: validation and training gains of the extra epochs."""
-        cfg, rec = self.cfg, self.rec
-        probe_out, length = self._probe()
-        if length:
-            rec.add("I.P1.b", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
-                    "| gru act=tanh", length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
-            rec.add("I.P1.b", f"train accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
-                    "| gru act=tanh", length["train_effect"], seed=probe_out.run.seed)
-            fig, ax = plt.subplots(figsize=(6.5, 3.4))
-            plots.plot_histories({f"tanh GRU seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
-                                 ax=ax, title="training length probe")
-            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
-            _glue("p1b_length", f"{length['val_effect']:+.3f} validation accuracy ({length['val_short']:.3f} → "
-                  f"{length['val_long']:.3f}) and {length['train_effect']:+.3f} training accuracy "
-                  f"({length['train_short']:.3f} → {length['train_long']:.3f}) "
-                  f"from {cfg.epochs} to {length['long_epochs']} epochs")
-        else:
-            _glue("p1b_length", "nothing to attribute: this profile trains the report's 15 epochs"
-                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
-        print("training length:", "measured" if length else "not measured in this profile")
+        epochs = self.cfg.epochs
+        probe_out, length = self._training_length("tanh", "tanh GRU", "p1b_length", lambda length: (
+            f"{length['val_effect']:+.3f} validation accuracy ({length['val_short']:.3f} → "
+            f"{length['val_long']:.3f}) and {length['train_effect']:+.3f} training accuracy "
+            f"({length['train_short']:.3f} → {length['train_long']:.3f}) "
+            f"from {epochs} to {length['long_epochs']} epochs"))
+        if length:            # the GRU page also records the training-accuracy gain of the extra epochs
+            self.rec.add("I.P1.b", f"train accuracy gain, {epochs} → {length['long_epochs']} epochs (one seed) "
+                         "| gru act=tanh", length["train_effect"], seed=probe_out.run.seed)
 
     def sigmoid_claim(self):
         """The report's claim: a sigmoid candidate hurts the GRU (tanh − sigmoid, over seeds)."""
@@ -757,21 +748,15 @@ class GRUPage(_Page):
         cfg, rec, length, ref_g, ours_g, clip_g = self.cfg, self.rec, self.length, self.ref_g, self.ours_g, self.clip_g
         C = attribution.Cause
         st = self.stats["tanh"]
-        tanh_split = S.split_collapsed(acc(self.select(act="tanh")))       # collapsed runs are counted, not averaged in
-        ours_t = float(np.mean(tanh_split.healthy)) if tanh_split.healthy else float("nan")
+        tanh_split, ours_t = healthy_mean(self.select(act="tanh"))
         report_t = reports.value("I.P1.b", "test accuracy | gru act=tanh")
         causes = [self._length_row(ours_t),
                   C("implementation", "ours → torch.nn.GRU (same seeds)", np.mean(acc(ref_g)) if acc(ref_g) else np.nan,
                     np.mean(acc(ours_g)) if acc(ours_g) else np.nan),
                   C("input representation", "GloVe 50 → 100-d: the 10/25/50-d trend continued",
                     ours_t + self.dim_extrap, ours_t, kind="extrapolation"),
-                  C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-                    np.mean(acc(clip_g)) if clip_g else np.nan, ours_t, kind="diagnostic")]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
-        gap, band_, causes = attribution.report_gap(report_t, tanh_split.healthy, causes)
-        band = band_.half
-        rec.add("I.P1.b", "attribution verdict | gru act=tanh", gap.verdict, text=f"{gap.text}; {tanh_split.text}",
-                gap=gap.gap, noise=band, n_collapsed=len(tanh_split.collapsed))
+                  self._clip_cause(np.mean(acc(clip_g)) if clip_g else np.nan, ours_t)]
+        gap, band_, causes = self._report_gap(report_t, tanh_split, causes, "gru act=tanh")
         _glue("p1b_gap_verdict", gap.text)
         display(attribution.attribution_table(report_t, ours_t, causes))
         display(Markdown(f"**Verdict (test accuracy, tanh GRU, hidden 64):** {gap.text}. {band_.text}."))
@@ -834,6 +819,7 @@ class MatchedPage(_Page):
     """``12_I_P1b_parameter_matched``: the parameter counts, RNN-128 against GRU-64, and our cells' speed."""
 
     profiles = MATCHED_PROFILES
+    QID = "I.P1.b"
 
     def parameter_counts(self):
         """Counted from instantiated models, checked against the formula and the report's two counts."""
@@ -940,8 +926,7 @@ class MatchedPage(_Page):
         cfg, rec, seeds, clip_st = self.cfg, self.rec, self.seeds, self.clip_st
         C = attribution.Cause
         rnn_g = [o for o in self.out if o.run.cell == "rnn"]
-        rnn_split = S.split_collapsed(acc(rnn_g))      # collapsed runs are counted apart, never folded into one mean ± sd
-        ours_r = float(np.mean(rnn_split.healthy)) if rnn_split.healthy else float("nan")
+        rnn_split, ours_r = healthy_mean(rnn_g)
         probe_out = next((o for o in self.all_out if o.run.label), None)
         self.length = length = sweep.length_effect(probe_out, cfg.epochs) if probe_out is not None else None
         self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
@@ -953,14 +938,9 @@ class MatchedPage(_Page):
                   C("input representation", "GloVe 50 → 100-d: the PCA trend continued" if len(dims) > 1 else
                     "not measured in this profile (full measures it)", ours_r + dim_extrap, ours_r,
                     kind="extrapolation"),
-                  C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-                    clip_st["accuracy"]["mean"] if clip_st["accuracy"] else np.nan, ours_r, kind="diagnostic")]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy
-        # seeds; one healthy seed → no band, inconclusive
-        gap, band_, causes = attribution.report_gap(report_r, rnn_split.healthy, causes)
-        band = band_.half
-        rec.add("I.P1.b", "attribution verdict | rnn hidden=128", gap.verdict, text=f"{gap.text}; {rnn_split.text}",
-                gap=gap.gap, noise=band, n_collapsed=len(rnn_split.collapsed), n_healthy=len(rnn_split.healthy))
+                  self._clip_cause(clip_st["accuracy"]["mean"] if clip_st["accuracy"] else np.nan, ours_r)]
+        gap, band_, causes = self._report_gap(report_r, rnn_split, causes, "rnn hidden=128",
+                                              n_healthy=len(rnn_split.healthy))
         if length:
             rec.add("I.P1.b", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
                     "| rnn hidden=128", length["val_effect"], seed=probe_out.run.seed)
