@@ -63,3 +63,13 @@ def test_a_claim_without_results_is_inconclusive(monkeypatch):
     page, added = _page([("I.P3", "test accuracy", 0.85, {"per_seed": [0.85, 0.86]})])
     page.claims()
     assert [v for _, _, v, _ in added] == [attribution.INCONCLUSIVE] * 2
+
+
+def test_the_comparison_reads_a_pages_extras_and_seeds():
+    page, _ = _page([("I.P3", "test accuracy", 0.85, {"per_seed": [0.85, None, float("nan"), 0.86]}),
+                     ("I.P4", "test accuracy", 0.83, None)])
+    assert page.extra("I.P3", "test accuracy")["per_seed"][0] == 0.85
+    assert page.extra("I.P4", "test accuracy") == {} == page.extra("I.P2", "test accuracy")   # no dict / not run
+    assert page.per_seed("I.P3", "test accuracy") == [0.85, 0.86]
+    assert page.per_seed("I.P4", "test accuracy") == []
+    assert page.test_runs("I.P3", "").healthy == [0.85, 0.86]
