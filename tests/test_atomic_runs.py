@@ -342,7 +342,7 @@ def test_the_build_puts_a_banner_on_pages_that_are_not_current(book, monkeypatch
 
 def test_a_summary_is_stale_once_a_page_it_summarises_has_new_numbers(book):
     src, root = book
-    write_nb(src / "scorecard.ipynb", "from idl_helpers import results\nresults.load()")
+    write_nb(src / "scorecard.ipynb", "from idl_helpers.core import results\nresults.load()")
     runner.run_notebooks("smoke", only=["03", "scorecard"], source_root=src, book_root=root, progress=False)
     states = {p.name: p.state for p in page_status.page_status(source_root=src, book_root=root)}
     assert states["scorecard"] == "current"
