@@ -73,3 +73,16 @@ def test_the_comparison_reads_a_pages_extras_and_seeds():
     assert page.per_seed("I.P3", "test accuracy") == [0.85, 0.86]
     assert page.per_seed("I.P4", "test accuracy") == []
     assert page.test_runs("I.P3", "").healthy == [0.85, 0.86]
+
+
+def test_the_probe_trend_is_recorded_once_per_page_and_feeds_the_input_representation_row():
+    rows = []
+    page = ex.WeightedSumPage.__new__(ex.WeightedSumPage)
+    page.rec = SimpleNamespace(add=lambda q, metric, value, **extra: rows.append((q, metric, value)))
+    page._dim_trend({25: [0.74], 10: [0.70], 50: [0.78]}, " | best mlp")
+    assert page.dims == [10, 25, 50] and page.dim_extrap > 0
+    assert rows == [("I.P3", "test accuracy per doubling of the GloVe dimension (probe, 10–50-d) | best mlp",
+                     page.dim_trend.estimate)]
+    cause = page._dim_cause({"mean": 0.8}, 6_000, 4)
+    assert "10/25/50-d probe trend continued (6,000 reviews, 4 epochs)" in cause.setting
+    assert cause.kind == "extrapolation"

@@ -149,9 +149,18 @@ class _Page:
               f"reviews shorter than {data.max_len} tokens: {short:.1%}")
         print(data.oov)
 
+    def take(self, n):
+        """The first ``n`` seeds of the page, counted up from ``ctx.seed``."""
+        return [self.seed + i for i in range(n)]
+
     def _run_all(self, runs):
         return sweep.run_all(runs, embeddings=self.data.embeddings, **self.tensors, device=self.ctx.device,
                              workers=self.workers)
+
+    def _print_timing(self, runs, out, how="", head=""):
+        tm = sweep.timing(out)
+        print(f"{head}{len(runs)} runs in {tm['groups']} groups{how}: {tm['total_s']:.0f} s of training and "
+              f"evaluation, ≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
 
     def _train_runs(self, runs):
         """Train ``runs``; the recipe (``base``) runs per activation become ``act_out``; their summary."""
@@ -159,9 +168,7 @@ class _Page:
         self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=self.cfg.epochs,
                          label="")
         self.act_out = [o for a in ACTS for o in self.select(act=a)]
-        tm = sweep.timing(self.out)
-        print(f"{len(runs)} runs in {tm['groups']} groups (stacked where the shapes agree): {tm['total_s']:.0f} s of "
-              f"training and evaluation, ≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+        self._print_timing(runs, self.out, " (stacked where the shapes agree)")
         return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
 
     def select(self, **want):
@@ -181,10 +188,12 @@ class _Page:
         self.length = sweep.length_effect(self.probe_out, cfg.epochs) if self.probe_out is not None else None
         return self.probe_out, self.length
 
-    def _dim_trend(self, dim_groups):
+    def _dim_trend(self, dim_groups, value=lambda o: o.metrics["accuracy"],
+                   what="test accuracy per doubling of the GloVe dimension"):
+        """The change of ``value`` per doubling of the input dimension, and that trend continued to 100-d."""
         xs = [np.log2(k) for k, g in dim_groups.items() for o in g if o.ok]
-        ys = [o.metrics["accuracy"] for k, g in dim_groups.items() for o in g if o.ok]
-        dim_trend = attribution.trend_verdict(xs, ys, what="test accuracy per doubling of the GloVe dimension")
+        ys = [value(o) for k, g in dim_groups.items() for o in g if o.ok]
+        dim_trend = attribution.trend_verdict(xs, ys, what=what)
         dim_extrap = (dim_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(self.cfg.glove_dim))
                       if np.isfinite(dim_trend.estimate) else float("nan"))
         return dim_trend, dim_extrap
@@ -203,6 +212,10 @@ class _Page:
         ax.set_xscale("log", base=2); ax.set_xticks(dims + [REPORT_GLOVE_DIM], [str(k) for k in dims + [REPORT_GLOVE_DIM]])
         ax.set(xlabel="input dimension (GloVe 50-d and its PCA projections)", ylabel="test accuracy", title=title)
         ax.legend(fontsize=8); plt.show()
+
+    def _record_claim(self, name, v):
+        """A claim's verdict with its interval."""
+        self.rec.add(self.QID, f"claim: {name}", v.verdict, estimate=v.estimate, low=v.low, high=v.high)
 
     def _report_gap(self, report, split, causes, suffix, **extra):
         """The one rule (:func:`idl_helpers.analysis.stats.report_band`): ours − report against the 95% prediction
@@ -270,6 +283,41 @@ class _Page:
                              seed=o.run.seed,
                              ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
         return noise
+
+    def _half_width(self):
+        """The 95% chance band (half-width) of a 500-review accuracy, averaged over the bootstrapped runs."""
+        return 1.96 * np.mean([b["std"] for b in self.noise.values()]) if self.noise else float("nan")
+
+    def _picks(self, groups, glue_name, detail=False, best_epoch=False):
+        """Best-of-N picked on test − picked on validation per group (recorded, mean glued, shown); then the last
+        epoch against the best validation epoch (and the mean best epoch), returned."""
+        picks = sweep.selection_table(groups)
+        for name, row in picks.iterrows():
+            extra = (dict(picked_on_validation=float(row["picked on validation"]),
+                          picked_on_test=float(row["picked on test"])) if detail else {})
+            self.rec.add(self.QID, f"best-of-N test accuracy, picked on test − picked on validation | {self.CELL} "
+                         f"{name}", float(row["test pick − validation pick"]), N=int(row["N"]), **extra)
+        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
+        _glue(glue_name, f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
+        display(picks.round(4))
+        early = pd.DataFrame({k: {"last epoch (recipe)": (sweep.seed_stats(g)["accuracy"] or {}).get("mean"),
+                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean"),
+                                  **({"mean best epoch": np.mean([o.history.best_epoch for o in g
+                                                                  if o.ok and o.history.best_epoch])
+                                      if any(o.ok for o in g) else None} if best_epoch else {})}
+                              for k, g in groups.items() if g}).T
+        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
+        return early.round(4)
+
+    def _hidden_sizes(self, act, keep, name, cols):
+        """The ``act`` model at each hidden size (runs passing ``keep``): test and last-epoch training accuracy."""
+        self.hiddens = hiddens = sorted(set(self.cfg.hiddens) | {64})
+        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act=act, hidden=h) if keep(o)]
+        self.hid_stats = {h: sweep.record_group(self.rec, self.QID, name.format(h=h),
+                                                [o for o in hid_out if o.run.hidden == h],
+                                                measures=("accuracy",), train=True) for h in hiddens}
+        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", *cols, "train_acc", "val_acc",
+                                       "test_acc", "f1", "roc_auc"]].round(4)
 
     def _glove_dimension(self, act, base_group, glue_prefix, title):
         """The model on PCA projections of GloVe; the change per doubling, continued to 100-d (extrapolation)."""
@@ -345,9 +393,9 @@ class RNNPage(_Page):
 
     def train(self):
         """Every run of the page at once: activations, variants, hidden sizes, ``nn.RNN``, PCA inputs, the probe."""
-        cfg, seed = self.cfg, self.seed
-        self.seeds = seeds = [seed + i for i in range(cfg.n_seeds)]
-        relu_seeds = [seed + i for i in range(max(cfg.relu_seeds, cfg.n_seeds))]
+        cfg = self.cfg
+        self.seeds = seeds = self.take(cfg.n_seeds)
+        relu_seeds = self.take(max(cfg.relu_seeds, cfg.n_seeds))
         seeds_for = lambda act: relu_seeds if act == "relu" else seeds
         self.variants = {"recipe": {}, f"clipped ({CLIP:g})": {"clip": CLIP},
                          f"clipped ({CLIP:g}) + orthogonal W_h": {"clip": CLIP, "init": "orthogonal"}}
@@ -404,14 +452,7 @@ class RNNPage(_Page):
 
     def hidden_sizes(self):
         """The ReLU RNN at each hidden size, the recipe's seeds; test and last-epoch training accuracy recorded."""
-        cfg, seeds = self.cfg, self.seeds
-        self.hiddens = hiddens = sorted(set(cfg.hiddens) | {64})
-        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act="relu", hidden=h) if o.run.seed in seeds]
-        self.hid_stats = {h: sweep.record_group(self.rec, "I.P1.a", f"rnn relu hidden={h}",
-                                                [o for o in hid_out if o.run.hidden == h],
-                                                measures=("accuracy",), train=True) for h in hiddens}
-        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", "collapsed", "train_acc", "val_acc",
-                                       "test_acc", "f1", "roc_auc"]].round(4)
+        return self._hidden_sizes("relu", lambda o: o.run.seed in self.seeds, "rnn relu hidden={h}", ["collapsed"])
 
     def hidden_figure(self):
         hiddens, hid_stats = self.hiddens, self.hid_stats
@@ -464,24 +505,7 @@ class RNNPage(_Page):
 
     def picks(self):
         """Best-of-N picked on test − picked on validation, per group; then the last epoch against early stopping."""
-        var_groups = self.var_groups
-        picks = sweep.selection_table(var_groups)
-        for name, row in picks.iterrows():
-            self.rec.add("I.P1.a", f"best-of-N test accuracy, picked on test − picked on validation | rnn {name}",
-                         float(row["test pick − validation pick"]), N=int(row["N"]),
-                         picked_on_validation=float(row["picked on validation"]),
-                         picked_on_test=float(row["picked on test"]))
-        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
-        _glue("p1a_pick_optimism", f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
-        display(picks.round(4))
-        early = pd.DataFrame({k: {"last epoch (recipe)": sweep.seed_stats(g)["accuracy"]["mean"]
-                                  if sweep.seed_stats(g)["accuracy"] else None,
-                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean"),
-                                  "mean best epoch": np.mean([o.history.best_epoch for o in g
-                                                              if o.ok and o.history.best_epoch])
-                                  if any(o.ok for o in g) else None} for k, g in var_groups.items()}).T
-        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
-        return early.round(4)
+        return self._picks(self.var_groups, "p1a_pick_optimism", detail=True, best_epoch=True)
 
     def torch_check(self):
         """Ours against ``torch.nn.RNN`` on the same seeds: equal within one point?"""
@@ -533,7 +557,7 @@ class RNNPage(_Page):
         _glue("p1a_claim_sigmoid_clipped", said("ReLU beats sigmoid (clipped)"))
         for name, v in claims.items():
             if v is not None:
-                self.rec.add("I.P1.a", f"claim: {name}", v.verdict, estimate=v.estimate, low=v.low, high=v.high)
+                self._record_claim(name, v)
         return pd.DataFrame({k: {"verdict": v.verdict if v else "not run", "difference": v.estimate if v else None,
                                  "95% low": v.low if v else None, "95% high": v.high if v else None}
                              for k, v in claims.items()}).T
@@ -565,8 +589,7 @@ class RNNPage(_Page):
 
     def closing(self):
         """Report against ours, with the 500-review chance band glued for the prose."""
-        noise = self.noise
-        half_width = 1.96 * np.mean([b["std"] for b in noise.values()]) if noise else float("nan")
+        half_width = self._half_width()
         glue("rnn_500_review_spread", Text(f"±{100 * half_width:.1f} points"), display=False)
         notes = {
             "act=none": "a linear recurrence; report: better than tanh and sigmoid",
@@ -593,13 +616,10 @@ class GRUPage(_Page):
     HISTORY_TITLE, DIVERGED_TITLE, CONFUSION_TITLE = ("GRU, candidate {act}", "{act}: diverged",
                                                       "candidate {act} (seed {seed})")
 
-    def take(self, n):
-        return [self.seed + i for i in range(n)]
-
     def train(self):
         """Every run of the page at once: runs of one shape are stacked into one batched model."""
         cfg, seed, take = self.cfg, self.seed, self.take
-        self.seeds = [seed + i for i in range(cfg.n_seeds)]
+        self.seeds = take(cfg.n_seeds)
 
         def G(act="tanh", s=seed, hidden=64, epochs=None, **kw):
             return sweep.Run("gru", hidden, act, seed=s, epochs=epochs or cfg.epochs, **kw)
@@ -626,16 +646,8 @@ class GRUPage(_Page):
 
     def hidden_sizes(self):
         """The tanh GRU at each hidden size: final test accuracy and the last epoch's training accuracy."""
-        cfg = self.cfg
-        self.hiddens = hiddens = sorted(set(cfg.hiddens) | {64})
-        hid_seeds = self.take(max(cfg.hidden_seeds, 1))
-        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act="tanh", hidden=h)
-                                  if h == 64 or o.run.seed in hid_seeds]
-        self.hid_stats = {h: sweep.record_group(self.rec, "I.P1.b", f"gru hidden={h}",
-                                                [o for o in hid_out if o.run.hidden == h],
-                                                measures=("accuracy",), train=True) for h in hiddens}
-        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", "train_acc", "val_acc", "test_acc", "f1",
-                                       "roc_auc"]].round(4)
+        hid_seeds = self.take(max(self.cfg.hidden_seeds, 1))
+        return self._hidden_sizes("tanh", lambda o: o.run.hidden == 64 or o.run.seed in hid_seeds, "gru hidden={h}", [])
 
     def hidden_figure(self):
         hiddens, hid_stats = self.hiddens, self.hid_stats
@@ -705,18 +717,7 @@ class GRUPage(_Page):
                             for h in self.hiddens if h != 64})
         if self.ref_g:
             pick_groups["torch.nn.GRU"] = self.ref_g
-        picks = sweep.selection_table(pick_groups)
-        for name, row in picks.iterrows():
-            self.rec.add("I.P1.b", f"best-of-N test accuracy, picked on test − picked on validation | gru {name}",
-                         float(row["test pick − validation pick"]), N=int(row["N"]))
-        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
-        _glue("p1b_pick_optimism", f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
-        display(picks.round(4))
-        early = pd.DataFrame({k: {"last epoch (recipe)": (sweep.seed_stats(g)["accuracy"] or {}).get("mean"),
-                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean")}
-                              for k, g in pick_groups.items() if g}).T
-        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
-        return early.round(4)
+        return self._picks(pick_groups, "p1b_pick_optimism")
 
     def glove_dimension(self):
         """The tanh GRU on PCA projections of GloVe; the change per doubling continued to 100-d (extrapolation)."""
@@ -738,8 +739,7 @@ class GRUPage(_Page):
         """The report's claim: a sigmoid candidate hurts the GRU (tanh − sigmoid, over seeds)."""
         sig_claim = attribution.claim_verdict(acc(self.select(act="tanh")), acc(self.select(act="sigmoid")),
                                               what="tanh − sigmoid candidate, test accuracy")
-        self.rec.add("I.P1.b", "claim: the tanh candidate beats the sigmoid candidate", sig_claim.verdict,
-                     estimate=sig_claim.estimate, low=sig_claim.low, high=sig_claim.high)
+        self._record_claim("the tanh candidate beats the sigmoid candidate", sig_claim)
         _glue("p1b_sigmoid", sig_claim.text)
         print(sig_claim.text)
 
@@ -765,11 +765,7 @@ class GRUPage(_Page):
         report_tr = reports.value("I.P1.b", "train accuracy | gru hidden=60")
         ours_tr = st["train_acc"]
         tr_seed_half = S.prediction_half_width(st["train_acc_per_seed"])     # NaN for one seed: no band, inconclusive
-        dim_groups = self.dim_groups
-        tr_trend = attribution.trend_verdict([np.log2(k) for k, g in dim_groups.items() for o in g if o.ok],
-                                             [o.history.final["train_acc"] for g in dim_groups.values() for o in g if o.ok])
-        tr_extrap = (tr_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(cfg.glove_dim)) if np.isfinite(tr_trend.estimate)
-                     else float("nan"))
+        _, tr_extrap = self._dim_trend(self.dim_groups, lambda o: o.history.final["train_acc"], what="slope")
         tr_causes = [(C("training length", f"{cfg.epochs} → {length['long_epochs']} epochs (one seed, training accuracy)",
                         length["train_long"], length["train_short"]) if length else
                       C("training length", "the report's 15 epochs (nothing to change)" if cfg.epochs >= 15
@@ -791,8 +787,7 @@ class GRUPage(_Page):
 
     def closing(self):
         """Report against ours; the train − test gap by hidden size."""
-        noise, hid_stats, data = self.noise, self.hid_stats, self.data
-        half = 1.96 * np.mean([b["std"] for b in noise.values()]) if noise else float("nan")
+        hid_stats, data, half = self.hid_stats, self.data, self._half_width()
         notes = {
             "gru act=": f"seed mean on {len(data.test):,} test reviews; report: one run on 500 (95% chance band "
                         f"±{half:.3f}), GloVe 100-d",
@@ -847,7 +842,7 @@ class MatchedPage(_Page):
     def train(self):
         """RNN-128 (recipe and clipped) and GRU-64 over the same seeds, the RNN on PCA inputs, the length probe."""
         cfg, seed = self.cfg, self.seed
-        self.seeds = seeds = [seed + i for i in range(cfg.n_seeds)]
+        self.seeds = seeds = self.take(cfg.n_seeds)
         runs = [sweep.Run("rnn", 128, "relu", seed=s, epochs=cfg.epochs) for s in seeds] + \
                [sweep.Run("rnn", 128, "relu", seed=s, epochs=cfg.epochs, clip=CLIP) for s in seeds] + \
                [sweep.Run("gru", 64, "tanh", seed=s, epochs=cfg.epochs) for s in seeds] + \
@@ -859,10 +854,8 @@ class MatchedPage(_Page):
         self.all_out = all_out = self._run_all(runs)
         self.out = out = self.pick(cell="rnn") + self.pick(cell="gru")      # the matched pair, the report's recipe
         self.clipped = clipped = self.pick(cell="rnn", clip=CLIP)
-        tm = sweep.timing(all_out)
-        print(f"train {len(self.train_split):,} · validation {len(self.val_split):,} · test {len(self.data.test):,} · "
-              f"{len(runs)} runs in {tm['groups']} groups: {tm['total_s']:.0f} s of training and evaluation, "
-              f"≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+        self._print_timing(runs, all_out, head=f"train {len(self.train_split):,} · validation "
+                           f"{len(self.val_split):,} · test {len(self.data.test):,} · ")
         return sweep.summary(out + clipped)[["cell", "hidden", "act", "clip", "seed", "params", "diverged", "collapsed",
                                              "train_acc", "val_acc", "test_acc", "f1", "roc_auc"]].round(4)
 
@@ -914,8 +907,7 @@ class MatchedPage(_Page):
         claim_recipe = attribution.claim_verdict(gru_acc, rnn_acc, what="GRU-64 − RNN-128 test accuracy")
         claim_clip = attribution.claim_verdict(gru_acc, acc(self.clipped), what="GRU-64 − clipped RNN-128")
         for name, v in (("recipe", claim_recipe), ("clipped RNN", claim_clip)):
-            self.rec.add("I.P1.b", f"claim: the GRU-64 beats the parameter-matched RNN-128 ({name})", v.verdict,
-                         estimate=v.estimate, low=v.low, high=v.high)
+            self._record_claim(f"the GRU-64 beats the parameter-matched RNN-128 ({name})", v)
         _glue("p1b_matched_claim", claim_recipe.text)
         _glue("p1b_matched_claim_clipped", claim_clip.text)
         return pd.DataFrame({"against the recipe RNN-128": vars(claim_recipe),

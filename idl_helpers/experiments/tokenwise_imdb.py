@@ -137,8 +137,9 @@ class _Page:
         self.rec.add(self.QID, "test accuracy std on 500-review samples" + suffix, noise["std"])
         return noise
 
-    def _verdict(self, report, causes, metric, glue_prefix, answer, dim_trend, dim_extrap):
+    def _verdict(self, report, causes, metric, glue_prefix, answer):
         """Ours − report against the 95% band with the measured causes; recorded, shown and glued for the prose."""
+        dim_trend, dim_extrap = self.dim_trend, self.dim_extrap
         table, gap, band = ta.gap(report, self.st, self.noise["std"], causes)
         verdict = ta.verdict_text(gap)
         self.rec.add(self.QID, metric, gap.verdict, text=verdict, gap=gap.gap, noise=band)
@@ -156,7 +157,8 @@ class _Page:
         return probe, torch.as_tensor(ids), torch.as_tensor(lengths)
 
     def train_seeds(self, kind, desc, title, **model_kw):
-        """Every seed of the profile side by side; seed means recorded; curves and the first seed's confusion."""
+        """Every seed of the profile side by side; seed means recorded; curves (of ``title``) and the first seed's
+        confusion."""
         cfg, rec, QID, SEEDS, data = self.cfg, self.rec, self.QID, self.SEEDS, self.data
         self.members = members = [build(kind, data.embeddings, s, **model_kw) for s in SEEDS]
         self.runs = runs = self._fit(members, self.train_split, SEEDS, cfg.epochs, desc)
@@ -178,7 +180,7 @@ class _Page:
               f"seeds); a 500-review test set: {noise['ci95_low']:.3f} … {noise['ci95_high']:.3f}")
         fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
         plot_histories({f"seed {s}": r["fit"].history for s, r in zip(SEEDS, runs)}, ("train_acc", "val_acc"),
-                       ax=axes[0], title=title)
+                       ax=axes[0], title=f"{title}: train (solid) and validation (dashed) accuracy per epoch")
         plot_confusion(m["confusion"], ax=axes[1], title=f"first seed, {m['n']:,} test reviews")
         plt.tight_layout(); plt.show()
 
@@ -195,18 +197,30 @@ class _Page:
         pca_runs = self._fit([build(kind, pca[d], seed, **model_kw) for d in dims], pca_train, [seed] * len(dims),
                              cfg.pca_epochs, "GloVe PCA")
         acc_by_dim = {d: [ta._acc(r)] for d, r in zip(dims, pca_runs)}
-        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, GLOVE_DIM)
         for d in dims:
             rec.add(QID, f"test accuracy | GloVe PCA {d}-d probe" + (f", {setting}" if setting else ""), acc_by_dim[d][0],
                     train_reviews=len(pca_train), epochs=cfg.pca_epochs)
-        rec.add(QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)" + (f" | {setting}" if setting else ""),
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+        self._dim_trend(acc_by_dim, f" | {setting}" if setting else "")
 
-    def _dim_cause(self, st):
+    def _dim_trend(self, acc_by_dim, suffix=""):
+        """Test accuracy per doubling of the probe's input dimension, continued to 100-d; the trend recorded."""
+        self.dims = sorted(acc_by_dim)
+        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, GLOVE_DIM)
+        self.rec.add(self.QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)" + suffix,
+                     dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+
+    def _dim_cause(self, st, n_reviews, epochs):
+        """The input-representation row: the probe's trend continued to GloVe 100-d (an extrapolation)."""
         return attribution.Cause(
             "input representation", f"GloVe 50 → 100-d: the {'/'.join(map(str, self.dims))}-d probe trend continued "
-            f"({len(self.pca_train):,} reviews, {self.cfg.pca_epochs} epochs)", st["mean"] + self.dim_extrap,
-            st["mean"], kind="extrapolation")
+            f"({n_reviews:,} reviews, {epochs} epochs)", st["mean"] + self.dim_extrap, st["mean"], kind="extrapolation")
+
+    def _why(self, glue_prefix, answer, n_reviews, epochs):
+        """The report's test accuracy against ours: training length (continued curve) and GloVe 100-d (the probe)."""
+        report = reports.value(self.QID, "test accuracy")
+        causes = [ta.length_cause([r["fit"].history for r in self.runs], self.cfg.epochs),
+                  self._dim_cause(self.st, n_reviews, epochs)]
+        self._verdict(report, causes, "attribution verdict | test accuracy", glue_prefix, answer)
 
     def sentences(self, model, title):
         """The report's four sentences and our probes: per-word score strips and P(positive) against intent."""
@@ -379,10 +393,9 @@ class MLPPage(_Page):
         causes = [ta.length_cause([r["fit"].history for r in self.best_runs], self.cfg.epochs),
                   C("selection on the test set", f"best row picked on test ({self.test_key}) instead of validation "
                     f"({self.best_key}), first seed", st["mean"] + self.optimism, st["mean"]),
-                  self._dim_cause(st)]
+                  self._dim_cause(st, len(self.pca_train), self.cfg.pca_epochs)]
         self._verdict(report, causes, "attribution verdict | best mlp test accuracy", "p2",
-                      f"test accuracy, best MLP ({layers}×{width}, dropout {dropout}, picked on validation)",
-                      self.dim_trend, self.dim_extrap)
+                      f"test accuracy, best MLP ({layers}×{width}, dropout {dropout}, picked on validation)")
 
     def vocabulary(self):
         """The most positive and most negative frequent words by the picked MLP's own score."""
@@ -420,17 +433,12 @@ class WeightedSumPage(_Page):
                        max_abs_difference=err)
 
     def train(self):
-        self.train_seeds(tw.WeightedSumMLP, "weighted sum",
-                         "weighted sum: train (solid) and validation (dashed) accuracy per epoch", **MLP)
+        self.train_seeds(tw.WeightedSumMLP, "weighted sum", "weighted sum", **MLP)
 
     def why(self):
         """Why our number differs: training length (continued curve) and GloVe 100-d (extrapolated)."""
-        QID, st = self.QID, self.st
         self.pca_probe(tw.WeightedSumMLP, **MLP)
-        report = reports.value(QID, "test accuracy")
-        causes = [ta.length_cause([r["fit"].history for r in self.runs], self.cfg.epochs), self._dim_cause(st)]
-        self._verdict(report, causes, "attribution verdict | test accuracy", "p3", "test accuracy, weighted sum",
-                      self.dim_trend, self.dim_extrap)
+        self._why("p3", "test accuracy, weighted sum", len(self.pca_train), self.cfg.pca_epochs)
 
     def importance_ranking(self):
         """Every frequent word ranked by its learned importance; where the report's words land."""
@@ -522,9 +530,7 @@ class AttentionPage(_Page):
 
     def train(self):
         cfg = self.cfg
-        self.train_seeds(tw.RestrictedAttentionMLP, f"attention k={cfg.k}",
-                         "restricted attention: train (solid) and validation (dashed) accuracy per epoch",
-                         k=cfg.k, **MLP)
+        self.train_seeds(tw.RestrictedAttentionMLP, f"attention k={cfg.k}", "restricted attention", k=cfg.k, **MLP)
 
     def attention_figure(self):
         fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
@@ -619,18 +625,9 @@ class AttentionPage(_Page):
 
     def why(self):
         """Why our number differs: training length (continued curve) and GloVe 100-d (the ablation's PCA probe)."""
-        cfg, rec, QID, st, probe_by_dim = self.cfg, self.rec, self.QID, self.st, self.probe_by_dim
-        dim_trend, dim_extrap = ta.dimension_trend(probe_by_dim, GLOVE_DIM)
-        rec.add(QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)", dim_trend.estimate,
-                verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        C = attribution.Cause
-        report = reports.value(QID, "test accuracy")
-        causes = [ta.length_cause([r["fit"].history for r in self.runs], cfg.epochs),
-                  C("input representation", f"GloVe 50 → 100-d: the {'/'.join(map(str, sorted(probe_by_dim)))}-d "
-                    f"probe trend continued ({len(self.abl_train):,} reviews, {cfg.ablation_epochs} epochs)",
-                    st["mean"] + dim_extrap, st["mean"], kind="extrapolation")]
-        self._verdict(report, causes, "attribution verdict | test accuracy", "p4",
-                      f"test accuracy, restricted attention k={cfg.k}", dim_trend, dim_extrap)
+        cfg = self.cfg
+        self._dim_trend(self.probe_by_dim)
+        self._why("p4", f"test accuracy, restricted attention k={cfg.k}", len(self.abl_train), cfg.ablation_epochs)
 
 
 # ----------------------------------------------------------------------------- the comparison page
