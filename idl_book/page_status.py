@@ -93,7 +93,7 @@ def _imports(code: str, module: str | None) -> set[str]:
             else:
                 target = node.module or ""
             found.add(target)
-            # `from idl_helpers import train` imports a module, not a name
+            # `from idl_helpers.training import train` imports a module, not a name
             found |= {f"{target}.{a.name}" for a in node.names}
     return {n for n in found if n.split(".")[0] in PACKAGES and _module_file(n)}
 

@@ -107,8 +107,14 @@ def _wait_for(path: Path, proc, timeout=90):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGHUP, 1),
-                                      (signal.SIGINT, 2)])
+#: Ctrl-C on one job stays in `make test`; the other signals and two jobs (≈ 35 s each, a real kernel
+#: killed mid-cell) run with the heavy end-to-end tests (`make test-heavy`, CI runs both)
+_SLOW = pytest.mark.heavy
+
+
+@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), pytest.param(signal.SIGTERM, 1, marks=_SLOW),
+                                      pytest.param(signal.SIGHUP, 1, marks=_SLOW),
+                                      pytest.param(signal.SIGINT, 2, marks=_SLOW)])
 def test_an_interrupted_run_changes_nothing_the_book_shows(book, tmp_path, sig, jobs):
     src, root = book
     mark = tmp_path / "mark"
@@ -139,6 +145,7 @@ def test_an_interrupted_run_changes_nothing_the_book_shows(book, tmp_path, sig, 
     assert state.state == "interrupted"
 
 
+@_SLOW  # two real runs at once, ≈ 30 s
 def test_concurrent_runs_keep_every_log_entry(book, tmp_path):
     src, root = book
     marks = [tmp_path / "m1", tmp_path / "m2"]
@@ -335,7 +342,7 @@ def test_the_build_puts_a_banner_on_pages_that_are_not_current(book, monkeypatch
 
 def test_a_summary_is_stale_once_a_page_it_summarises_has_new_numbers(book):
     src, root = book
-    write_nb(src / "scorecard.ipynb", "from idl_helpers import results\nresults.load()")
+    write_nb(src / "scorecard.ipynb", "from idl_helpers.core import results\nresults.load()")
     runner.run_notebooks("smoke", only=["03", "scorecard"], source_root=src, book_root=root, progress=False)
     states = {p.name: p.state for p in page_status.page_status(source_root=src, book_root=root)}
     assert states["scorecard"] == "current"

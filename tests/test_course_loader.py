@@ -165,6 +165,7 @@ def test_duplicate_count_looks_only_for_test_texts_in_the_training_part():
 
 # ----------------------------------------------------------------------------- the real mirror
 
+@pytest.mark.heavy  # the 50,000 reviews of the mirror through the course pipeline, ≈ 25 s: `make test-heavy`
 def test_course_variant_on_the_mirror(mirror):
     d = ci.prepare_course_imdb(seed=0)
     assert d.test.ids.shape == (500, 100) and d.train.ids.shape == (49_500, 100)

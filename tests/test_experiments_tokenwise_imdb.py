@@ -63,3 +63,26 @@ def test_a_claim_without_results_is_inconclusive(monkeypatch):
     page, added = _page([("I.P3", "test accuracy", 0.85, {"per_seed": [0.85, 0.86]})])
     page.claims()
     assert [v for _, _, v, _ in added] == [attribution.INCONCLUSIVE] * 2
+
+
+def test_the_comparison_reads_a_pages_extras_and_seeds():
+    page, _ = _page([("I.P3", "test accuracy", 0.85, {"per_seed": [0.85, None, float("nan"), 0.86]}),
+                     ("I.P4", "test accuracy", 0.83, None)])
+    assert page.extra("I.P3", "test accuracy")["per_seed"][0] == 0.85
+    assert page.extra("I.P4", "test accuracy") == {} == page.extra("I.P2", "test accuracy")   # no dict / not run
+    assert page.per_seed("I.P3", "test accuracy") == [0.85, 0.86]
+    assert page.per_seed("I.P4", "test accuracy") == []
+    assert page.test_runs("I.P3", "").healthy == [0.85, 0.86]
+
+
+def test_the_probe_trend_is_recorded_once_per_page_and_feeds_the_input_representation_row():
+    rows = []
+    page = ex.WeightedSumPage.__new__(ex.WeightedSumPage)
+    page.rec = SimpleNamespace(add=lambda q, metric, value, **extra: rows.append((q, metric, value)))
+    page._dim_trend({25: [0.74], 10: [0.70], 50: [0.78]}, " | best mlp")
+    assert page.dims == [10, 25, 50] and page.dim_extrap > 0
+    assert rows == [("I.P3", "test accuracy per doubling of the GloVe dimension (probe, 10–50-d) | best mlp",
+                     page.dim_trend.estimate)]
+    cause = page._dim_cause({"mean": 0.8}, 6_000, 4)
+    assert "10/25/50-d probe trend continued (6,000 reviews, 4 epochs)" in cause.setting
+    assert cause.kind == "extrapolation"

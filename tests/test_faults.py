@@ -343,7 +343,7 @@ def test_a_killed_run_leaves_no_process_behind(book, tmp_path):
     src, root = book
     pids = tmp_path / "pids.json"
     write_nb(src / "part1" / "06_worker.ipynb",
-             "import json, os, time, psutil\nfrom idl_helpers import parallel\n"
+             "import json, os, time, psutil\nfrom idl_helpers.core import parallel\n"
              "job = parallel.start(time.sleep, 600, workers=2)\n"
              "t0 = time.time()\n"
              "spawned = lambda: [c for c in psutil.Process().children(recursive=True)\n"

@@ -244,4 +244,26 @@ def test_glued_names_are_glued_by_the_page(path):
             if re.match(QUESTION_ID.pattern + "-", name):
                 assert "ctx.finish()" in code, name
             else:
-                assert re.search(rf"glue\(\s*[\"']{re.escape(name)}[\"']", code), f"{path.stem}: {name} is never glued"
+                assert _glued(name, code), f"{path.stem}: {name} is never glued"
+
+
+def _glued(name: str, code: str) -> bool:
+    """``glue("name", …)``; a name the page passes to a helper that glues it (``_glue(glue_name, …)``
+    with ``"name"`` in the code); or a name built from a prefix the page passes as a literal:
+    ``_glue(f"{glue_prefix}_verdict", …)`` with ``"p2"`` in the code glues ``p2_verdict``."""
+    if re.search(rf"glue\(\s*[\"']{re.escape(name)}[\"']", code):
+        return True
+    if re.search(r"glue\(\s*[a-z_]+\s*,", code) and re.search(rf"[\"']{re.escape(name)}[\"']", code):
+        return True   # the page passes the name to a helper that glues it: _glue(glue_name, …)
+    for m in re.finditer(r"glue\(\s*f[\"']\{\w+\}(_\w+)[\"']", code):
+        suffix = m.group(1)
+        if name.endswith(suffix) and re.search(rf"[\"']{re.escape(name[: -len(suffix)])}[\"']", code):
+            return True
+    return False
+
+
+def test_a_glue_name_built_from_a_prefix_counts_only_with_its_prefix():
+    code = 'self._verdict(gap, "p2")\n_glue(f"{glue_prefix}_verdict", verdict)'
+    assert _glued("p2_verdict", code) and not _glued("p3_verdict", code) and not _glued("p2_answer", code)
+    by_name = 'self._training_length("relu", "ReLU", "p1a_length", text)\n_glue(glue_name, measured)'
+    assert _glued("p1a_length", by_name) and not _glued("p1b_length", by_name)

@@ -153,7 +153,7 @@ def test_cli_exit_codes(tiny, monkeypatch, capsys):
 def test_summary_pages_run_after_the_pages_they_read(tiny):
     src, book = tiny
     write_nb(src / "part1" / "09_summary.ipynb",
-             "from idl_helpers import results\nimport pathlib\n"
+             "from idl_helpers.core import results\nimport pathlib\n"
              "assert set(results.load('smoke')['notebook']) == {'01_ok'}, results.load('smoke')")
     assert runner.is_summary(src / "part1" / "09_summary.ipynb")
     assert not runner.is_summary(src / "part1" / "01_ok.ipynb") and runner.is_summary(src / "scorecard.ipynb")

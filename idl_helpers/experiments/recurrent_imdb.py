@@ -100,6 +100,12 @@ def by_seed(g) -> dict:
     return {o.run.seed: o.metrics["accuracy"] for o in g if o.ok}
 
 
+def healthy_mean(g):
+    """A group's test accuracies split into healthy and collapsed runs, and the mean of the healthy ones."""
+    split = S.split_collapsed(acc(g))      # collapsed runs are counted apart, never folded into one mean ± sd
+    return split, (float(np.mean(split.healthy)) if split.healthy else float("nan"))
+
+
 def _glue(name, text):
     glue(name, text, display=False)
 
@@ -111,6 +117,8 @@ class _Page:
     """A page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings and its data."""
 
     profiles: dict = {}     # profile -> settings (a subclass sets its own)
+    QID, CELL = "", ""      # the question the page answers and the cell it trains ("rnn", "gru")
+    HISTORY_TITLE = DIVERGED_TITLE = CONFUSION_TITLE = ""   # figure titles, formatted with act (and seed)
 
     def __init__(self, ctx):
         self.ctx, self.rec, self.seed = ctx, ctx.recorder, ctx.seed
@@ -141,14 +149,27 @@ class _Page:
               f"reviews shorter than {data.max_len} tokens: {short:.1%}")
         print(data.oov)
 
+    def take(self, n):
+        """The first ``n`` seeds of the page, counted up from ``ctx.seed``."""
+        return [self.seed + i for i in range(n)]
+
     def _run_all(self, runs):
         return sweep.run_all(runs, embeddings=self.data.embeddings, **self.tensors, device=self.ctx.device,
                              workers=self.workers)
 
-    def _print_timing(self, runs, out):
+    def _print_timing(self, runs, out, how="", head=""):
         tm = sweep.timing(out)
-        print(f"{len(runs)} runs in {tm['groups']} groups (stacked where the shapes agree): {tm['total_s']:.0f} s of "
-              f"training and evaluation, ≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+        print(f"{head}{len(runs)} runs in {tm['groups']} groups{how}: {tm['total_s']:.0f} s of training and "
+              f"evaluation, ≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+
+    def _train_runs(self, runs):
+        """Train ``runs``; the recipe (``base``) runs per activation become ``act_out``; their summary."""
+        self.out = self._run_all(runs)
+        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=self.cfg.epochs,
+                         label="")
+        self.act_out = [o for a in ACTS for o in self.select(act=a)]
+        self._print_timing(runs, self.out, " (stacked where the shapes agree)")
+        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
 
     def select(self, **want):
         """The outcomes of the recipe runs (hidden 64, no clipping, our cell, …) that differ only in ``want``."""
@@ -167,10 +188,12 @@ class _Page:
         self.length = sweep.length_effect(self.probe_out, cfg.epochs) if self.probe_out is not None else None
         return self.probe_out, self.length
 
-    def _dim_trend(self, dim_groups):
+    def _dim_trend(self, dim_groups, value=lambda o: o.metrics["accuracy"],
+                   what="test accuracy per doubling of the GloVe dimension"):
+        """The change of ``value`` per doubling of the input dimension, and that trend continued to 100-d."""
         xs = [np.log2(k) for k, g in dim_groups.items() for o in g if o.ok]
-        ys = [o.metrics["accuracy"] for k, g in dim_groups.items() for o in g if o.ok]
-        dim_trend = attribution.trend_verdict(xs, ys, what="test accuracy per doubling of the GloVe dimension")
+        ys = [value(o) for k, g in dim_groups.items() for o in g if o.ok]
+        dim_trend = attribution.trend_verdict(xs, ys, what=what)
         dim_extrap = (dim_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(self.cfg.glove_dim))
                       if np.isfinite(dim_trend.estimate) else float("nan"))
         return dim_trend, dim_extrap
@@ -190,6 +213,24 @@ class _Page:
         ax.set(xlabel="input dimension (GloVe 50-d and its PCA projections)", ylabel="test accuracy", title=title)
         ax.legend(fontsize=8); plt.show()
 
+    def _record_claim(self, name, v):
+        """A claim's verdict with its interval."""
+        self.rec.add(self.QID, f"claim: {name}", v.verdict, estimate=v.estimate, low=v.low, high=v.high)
+
+    def _report_gap(self, report, split, causes, suffix, **extra):
+        """The one rule (:func:`idl_helpers.analysis.stats.report_band`): ours − report against the 95% prediction
+        band over the healthy seeds (one healthy seed → no band, inconclusive); the verdict recorded."""
+        gap, band_, causes = attribution.report_gap(report, split.healthy, causes)
+        self.rec.add(self.QID, f"attribution verdict | {suffix}", gap.verdict, text=f"{gap.text}; {split.text}",
+                     gap=gap.gap, noise=band_.half, n_collapsed=len(split.collapsed), **extra)
+        return gap, band_, causes
+
+    @staticmethod
+    def _clip_cause(clipped_acc, ours):
+        """Clipping as a diagnostic cause (the report did not clip)."""
+        return attribution.Cause("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip", clipped_acc,
+                                 ours, kind="diagnostic")
+
     def _length_row(self, ours):
         """The training-length cause: the probe's validation gain, or nothing to change / not measured."""
         cfg, length, C = self.cfg, self.length, attribution.Cause
@@ -198,23 +239,121 @@ class _Page:
                 C("training length", "the report's 15 epochs (nothing to change)" if cfg.epochs >= 15 else "not measured",
                   ours, ours))
 
-    def _history_figure(self, act_out, title):
+    def history_figure(self):
+        """Accuracy and loss per epoch of every recipe run, one column per activation."""
         fig, axes = plt.subplots(2, 4, figsize=(16, 6.5), sharex=True)
         for j, act in enumerate(ACTS):
-            hs = {f"seed {o.run.seed}": o.history for o in act_out if o.run.act == act}
-            plots.plot_histories(hs, ("train_acc", "val_acc"), ax=axes[0, j], title=title(act))
+            hs = {f"seed {o.run.seed}": o.history for o in self.act_out if o.run.act == act}
+            plots.plot_histories(hs, ("train_acc", "val_acc"), ax=axes[0, j], title=self.HISTORY_TITLE.format(act=act))
             plots.plot_histories(hs, ("train_loss", "val_loss"), ax=axes[1, j], ylabel="cross-entropy")
         plt.tight_layout(); plt.show()
 
-    def _confusion_figure(self, act_out, diverged, title):
+    def confusion_figure(self):
+        """The first seed's test confusion matrix per activation."""
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
         for ax, act in zip(axes, ACTS):
-            o = next(o for o in act_out if o.run.act == act)
+            o = next(o for o in self.act_out if o.run.act == act)
             if o.diverged:
-                ax.set_axis_off(); ax.set_title(diverged(act))
+                ax.set_axis_off(); ax.set_title(self.DIVERGED_TITLE.format(act=act))
             else:
-                plots.plot_confusion(o.metrics["confusion"], ax=ax, title=title(act, o))
+                plots.plot_confusion(o.metrics["confusion"], ax=ax,
+                                     title=self.CONFUSION_TITLE.format(act=act, seed=o.run.seed))
         plt.tight_layout(); plt.show()
+
+    def _record_activation_groups(self):
+        """Seed means per activation and their validation accuracy (the number a choice between models is made on)."""
+        rec, q, cell = self.rec, self.QID, self.CELL
+        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
+        self.stats = stats = {act: sweep.record_group(rec, q, f"{cell} act={act}", g) for act, g in groups.items()}
+        for act, s in stats.items():
+            if s["val_acc"] is not None:
+                rec.add(q, f"validation accuracy | {cell} act={act}", s["val_acc"],
+                        aggregate="mean over seeds, last epoch")
+        return groups, stats
+
+    def _record_noise(self):
+        """Bootstrap 500-review test sets from the first healthy seed of each activation; record the spread."""
+        self.noise = noise = {}
+        for act, g in self.groups.items():
+            o = next((o for o in g if not o.diverged), None)
+            if o is not None:
+                b = self.bootstrap(o)
+                noise[act] = b
+                self.rec.add(self.QID, f"500-review accuracy std (bootstrap) | {self.CELL} act={act}", b["std"],
+                             seed=o.run.seed,
+                             ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        return noise
+
+    def _half_width(self):
+        """The 95% chance band (half-width) of a 500-review accuracy, averaged over the bootstrapped runs."""
+        return 1.96 * np.mean([b["std"] for b in self.noise.values()]) if self.noise else float("nan")
+
+    def _picks(self, groups, glue_name, detail=False, best_epoch=False):
+        """Best-of-N picked on test − picked on validation per group (recorded, mean glued, shown); then the last
+        epoch against the best validation epoch (and the mean best epoch), returned."""
+        picks = sweep.selection_table(groups)
+        for name, row in picks.iterrows():
+            extra = (dict(picked_on_validation=float(row["picked on validation"]),
+                          picked_on_test=float(row["picked on test"])) if detail else {})
+            self.rec.add(self.QID, f"best-of-N test accuracy, picked on test − picked on validation | {self.CELL} "
+                         f"{name}", float(row["test pick − validation pick"]), N=int(row["N"]), **extra)
+        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
+        _glue(glue_name, f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
+        display(picks.round(4))
+        early = pd.DataFrame({k: {"last epoch (recipe)": (sweep.seed_stats(g)["accuracy"] or {}).get("mean"),
+                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean"),
+                                  **({"mean best epoch": np.mean([o.history.best_epoch for o in g
+                                                                  if o.ok and o.history.best_epoch])
+                                      if any(o.ok for o in g) else None} if best_epoch else {})}
+                              for k, g in groups.items() if g}).T
+        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
+        return early.round(4)
+
+    def _hidden_sizes(self, act, keep, name, cols):
+        """The ``act`` model at each hidden size (runs passing ``keep``): test and last-epoch training accuracy."""
+        self.hiddens = hiddens = sorted(set(self.cfg.hiddens) | {64})
+        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act=act, hidden=h) if keep(o)]
+        self.hid_stats = {h: sweep.record_group(self.rec, self.QID, name.format(h=h),
+                                                [o for o in hid_out if o.run.hidden == h],
+                                                measures=("accuracy",), train=True) for h in hiddens}
+        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", *cols, "train_acc", "val_acc",
+                                       "test_acc", "f1", "roc_auc"]].round(4)
+
+    def _glove_dimension(self, act, base_group, glue_prefix, title):
+        """The model on PCA projections of GloVe; the change per doubling, continued to 100-d (extrapolation)."""
+        cfg, rec, q, cell = self.cfg, self.rec, self.QID, self.CELL
+        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
+        self.dim_groups = dim_groups = {k: (self.select(act=act, input_dim=k) if k != cfg.glove_dim else base_group)
+                                        for k in dims}
+        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
+        dim_extrap = self.dim_extrap
+        for k, g in dim_groups.items():
+            if k != cfg.glove_dim:
+                sweep.record_group(rec, q, f"{cell} act={act}, GloVe PCA {k}-d", g, measures=("accuracy",))
+        rec.add(q, f"test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | {cell} act={act}",
+                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+        _glue(f"{glue_prefix}_dim_trend", dim_trend.text)
+        _glue(f"{glue_prefix}_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
+        self._dim_figure(title)
+
+    def _training_length(self, act, who, glue_name, measured_text):
+        """One seed trained for the report's epochs: the validation gain of the extra epochs, in that run."""
+        cfg = self.cfg
+        probe_out, length = self._probe()
+        if length:
+            self.rec.add(self.QID, f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs "
+                         f"(one seed) | {self.CELL} act={act}",
+                         length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
+            fig, ax = plt.subplots(figsize=(6.5, 3.4))
+            plots.plot_histories({f"{who} seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
+                                 ax=ax, title="training length probe")
+            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
+            _glue(glue_name, measured_text(length))
+        else:
+            _glue(glue_name, "nothing to attribute: this profile trains the report's 15 epochs"
+                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
+        print("training length:", "measured" if length else "not measured in this profile")
+        return probe_out, length
 
 
 # ----------------------------------------------------------------------------- I.P1.a: the RNN
@@ -224,6 +363,8 @@ class RNNPage(_Page):
     """``10_I_P1a_rnn``: which activation, the seed spread, hidden sizes, clipping, ``nn.RNN``, GloVe dimension."""
 
     profiles = P1A_PROFILES
+    QID, CELL = "I.P1.a", "rnn"
+    HISTORY_TITLE, DIVERGED_TITLE, CONFUSION_TITLE = "RNN, act={act}", "act={act}: diverged", "act={act} (seed {seed})"
 
     def padding_check(self):
         """An untrained model on short test reviews: padding content changes no logit; reading after step 100 would."""
@@ -252,9 +393,9 @@ class RNNPage(_Page):
 
     def train(self):
         """Every run of the page at once: activations, variants, hidden sizes, ``nn.RNN``, PCA inputs, the probe."""
-        cfg, seed = self.cfg, self.seed
-        self.seeds = seeds = [seed + i for i in range(cfg.n_seeds)]
-        relu_seeds = [seed + i for i in range(max(cfg.relu_seeds, cfg.n_seeds))]
+        cfg = self.cfg
+        self.seeds = seeds = self.take(cfg.n_seeds)
+        relu_seeds = self.take(max(cfg.relu_seeds, cfg.n_seeds))
         seeds_for = lambda act: relu_seeds if act == "relu" else seeds
         self.variants = {"recipe": {}, f"clipped ({CLIP:g})": {"clip": CLIP},
                          f"clipped ({CLIP:g}) + orthogonal W_h": {"clip": CLIP, "init": "orthogonal"}}
@@ -271,28 +412,12 @@ class RNNPage(_Page):
         if cfg.probe_epochs:      # the training-length probe: one seed trained for the report's number of epochs
             runs.append(R("relu", seeds[0], epochs=cfg.probe_epochs,
                           label=f"relu seed {seeds[0]}, {cfg.probe_epochs} epochs"))
-        self.out = self._run_all(runs)
-        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=cfg.epochs, label="")
-        self.act_out = [o for a in ACTS for o in self.select(act=a)]
-        self._print_timing(runs, self.out)
-        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
-
-    def history_figure(self):
-        self._history_figure(self.act_out, lambda act: f"RNN, act={act}")
-
-    def confusion_figure(self):
-        self._confusion_figure(self.act_out, lambda act: f"act={act}: diverged",
-                               lambda act, o: f"act={act} (seed {o.run.seed})")
+        return self._train_runs(runs)
 
     def record_activations(self):
         """Seed means per activation, their validation accuracy, and the ReLU "re-run" picked on validation."""
         rec = self.rec
-        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
-        self.stats = stats = {act: sweep.record_group(rec, "I.P1.a", f"rnn act={act}", g) for act, g in groups.items()}
-        for act, s in stats.items():       # the number any choice between models is made on (the comparison page)
-            if s["val_acc"] is not None:
-                rec.add("I.P1.a", f"validation accuracy | rnn act={act}", s["val_acc"],
-                        aggregate="mean over seeds, last epoch")
+        groups, stats = self._record_activation_groups()
         best = stats["relu"]["best"]                       # picked on validation accuracy
         if best is not None:
             for m, key in (("test accuracy", "accuracy"), ("test F1", "f1"), ("test ROC AUC", "roc_auc")):
@@ -314,16 +439,7 @@ class RNNPage(_Page):
 
     def test_set_noise(self):
         """Bootstrap 500-review test sets from the first healthy seed of each activation; record the spread."""
-        self.noise = noise = {}
-        for act in ACTS:
-            o = next((o for o in self.groups[act] if not o.diverged), None)
-            if o is None:
-                continue
-            b = self.bootstrap(o)
-            noise[act] = b
-            self.rec.add("I.P1.a", f"500-review accuracy std (bootstrap) | rnn act={act}", b["std"],
-                         seed=o.run.seed,
-                         ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        noise = self._record_noise()
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for j, (act, b) in enumerate(noise.items()):
             ax.hist(b["samples"], bins=40, alpha=0.5, color=f"C{j}",
@@ -336,14 +452,7 @@ class RNNPage(_Page):
 
     def hidden_sizes(self):
         """The ReLU RNN at each hidden size, the recipe's seeds; test and last-epoch training accuracy recorded."""
-        cfg, seeds = self.cfg, self.seeds
-        self.hiddens = hiddens = sorted(set(cfg.hiddens) | {64})
-        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act="relu", hidden=h) if o.run.seed in seeds]
-        self.hid_stats = {h: sweep.record_group(self.rec, "I.P1.a", f"rnn relu hidden={h}",
-                                                [o for o in hid_out if o.run.hidden == h],
-                                                measures=("accuracy",), train=True) for h in hiddens}
-        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", "collapsed", "train_acc", "val_acc",
-                                       "test_acc", "f1", "roc_auc"]].round(4)
+        return self._hidden_sizes("relu", lambda o: o.run.seed in self.seeds, "rnn relu hidden={h}", ["collapsed"])
 
     def hidden_figure(self):
         hiddens, hid_stats = self.hiddens, self.hid_stats
@@ -396,24 +505,7 @@ class RNNPage(_Page):
 
     def picks(self):
         """Best-of-N picked on test − picked on validation, per group; then the last epoch against early stopping."""
-        var_groups = self.var_groups
-        picks = sweep.selection_table(var_groups)
-        for name, row in picks.iterrows():
-            self.rec.add("I.P1.a", f"best-of-N test accuracy, picked on test − picked on validation | rnn {name}",
-                         float(row["test pick − validation pick"]), N=int(row["N"]),
-                         picked_on_validation=float(row["picked on validation"]),
-                         picked_on_test=float(row["picked on test"]))
-        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
-        _glue("p1a_pick_optimism", f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
-        display(picks.round(4))
-        early = pd.DataFrame({k: {"last epoch (recipe)": sweep.seed_stats(g)["accuracy"]["mean"]
-                                  if sweep.seed_stats(g)["accuracy"] else None,
-                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean"),
-                                  "mean best epoch": np.mean([o.history.best_epoch for o in g
-                                                              if o.ok and o.history.best_epoch])
-                                  if any(o.ok for o in g) else None} for k, g in var_groups.items()}).T
-        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
-        return early.round(4)
+        return self._picks(self.var_groups, "p1a_pick_optimism", detail=True, best_epoch=True)
 
     def torch_check(self):
         """Ours against ``torch.nn.RNN`` on the same seeds: equal within one point?"""
@@ -435,40 +527,14 @@ class RNNPage(_Page):
 
     def glove_dimension(self):
         """The ReLU RNN on PCA projections of GloVe; the change per doubling, continued to 100-d (extrapolation)."""
-        cfg, rec = self.cfg, self.rec
-        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
-        self.dim_groups = dim_groups = {
-            k: (self.select(act="relu", input_dim=k) if k != cfg.glove_dim else
-                [o for o in self.groups["relu"] if o.run.seed in self.seeds]) for k in dims}
-        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
-        dim_extrap = self.dim_extrap
-        for k, g in dim_groups.items():
-            if k != cfg.glove_dim:
-                sweep.record_group(rec, "I.P1.a", f"rnn act=relu, GloVe PCA {k}-d", g, measures=("accuracy",))
-        rec.add("I.P1.a", "test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | rnn act=relu",
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        _glue("p1a_dim_trend", dim_trend.text)
-        _glue("p1a_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
-        self._dim_figure("ReLU RNN")
+        self._glove_dimension("relu", [o for o in self.groups["relu"] if o.run.seed in self.seeds], "p1a", "ReLU RNN")
 
     def training_length(self):
         """One ReLU seed trained for the report's epochs: the validation gain of the extra epochs, in that run."""
-        cfg = self.cfg
-        probe_out, length = self._probe()
-        if length:
-            self.rec.add("I.P1.a", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs "
-                         "(one seed) | rnn act=relu",
-                         length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
-            fig, ax = plt.subplots(figsize=(6.5, 3.4))
-            plots.plot_histories({f"ReLU seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
-                                 ax=ax, title="training length probe")
-            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
-            _glue("p1a_length", f"{length['val_effect']:+.3f} (validation accuracy {length['val_short']:.3f} after "
-                  f"{cfg.epochs} epochs, {length['val_long']:.3f} after {length['long_epochs']})")
-        else:
-            _glue("p1a_length", "nothing to attribute: this profile trains the report's 15 epochs"
-                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
-        print("training length:", "measured" if length else "not measured in this profile")
+        epochs = self.cfg.epochs
+        self._training_length("relu", "ReLU", "p1a_length", lambda length: (
+            f"{length['val_effect']:+.3f} (validation accuracy {length['val_short']:.3f} after "
+            f"{epochs} epochs, {length['val_long']:.3f} after {length['long_epochs']})"))
 
     def activation_claims(self):
         """The report's claim: ReLU beats tanh and sigmoid (recipe, and clipped where this profile runs it)."""
@@ -491,7 +557,7 @@ class RNNPage(_Page):
         _glue("p1a_claim_sigmoid_clipped", said("ReLU beats sigmoid (clipped)"))
         for name, v in claims.items():
             if v is not None:
-                self.rec.add("I.P1.a", f"claim: {name}", v.verdict, estimate=v.estimate, low=v.low, high=v.high)
+                self._record_claim(name, v)
         return pd.DataFrame({k: {"verdict": v.verdict if v else "not run", "difference": v.estimate if v else None,
                                  "95% low": v.low if v else None, "95% high": v.high if v else None}
                              for k, v in claims.items()}).T
@@ -500,8 +566,7 @@ class RNNPage(_Page):
         """Why our ReLU RNN differs from the report's: the measured causes against the 95% band of ours − report."""
         groups, var_groups, clipped = self.groups, self.var_groups, self.clipped
         report_relu = reports.value("I.P1.a", "test accuracy | rnn act=relu")
-        relu_split = S.split_collapsed(acc(groups["relu"]))          # collapsed runs are counted, not averaged in
-        ours_relu = float(np.mean(relu_split.healthy)) if relu_split.healthy else float("nan")
+        relu_split, ours_relu = healthy_mean(groups["relu"])
         boot_half = 1.96 * self.noise["relu"]["std"] if "relu" in self.noise else float("nan")
         same_seeds = [o for o in groups["relu"] if o.run.seed in self.seeds]
         nn_relu = self.select(act="relu", impl="torch")
@@ -512,16 +577,11 @@ class RNNPage(_Page):
               np.mean(acc(same_seeds))),
             C("input representation", "GloVe 50 → 100-d: the 10/25/50-d trend continued", ours_relu + self.dim_extrap,
               ours_relu, kind="extrapolation"),
-            C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-              np.mean(acc(var_groups[f"relu · {clipped}"])) if f"relu · {clipped}" in var_groups else np.nan,
-              np.mean(acc(groups["relu"])), kind="diagnostic"),
+            self._clip_cause(np.mean(acc(var_groups[f"relu · {clipped}"])) if f"relu · {clipped}" in var_groups
+                             else np.nan, np.mean(acc(groups["relu"]))),
         ]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
-        gap, band_, causes = attribution.report_gap(report_relu, relu_split.healthy, causes)
-        band = band_.half
-        self.rec.add("I.P1.a", "attribution verdict | rnn act=relu", gap.verdict, text=f"{gap.text}; {relu_split.text}",
-                     gap=gap.gap, noise=band, n_collapsed=len(relu_split.collapsed),
-                     n_healthy=len(relu_split.healthy))
+        gap, band_, causes = self._report_gap(report_relu, relu_split, causes, "rnn act=relu",
+                                              n_healthy=len(relu_split.healthy))
         _glue("p1a_gap_verdict", gap.text)
         _glue("p1a_half_width", f"±{boot_half:.3f}")
         display(attribution.attribution_table(report_relu, ours_relu, causes))
@@ -529,8 +589,7 @@ class RNNPage(_Page):
 
     def closing(self):
         """Report against ours, with the 500-review chance band glued for the prose."""
-        noise = self.noise
-        half_width = 1.96 * np.mean([b["std"] for b in noise.values()]) if noise else float("nan")
+        half_width = self._half_width()
         glue("rnn_500_review_spread", Text(f"±{100 * half_width:.1f} points"), display=False)
         notes = {
             "act=none": "a linear recurrence; report: better than tanh and sigmoid",
@@ -553,14 +612,14 @@ class GRUPage(_Page):
     """``11_I_P1b_gru``: candidate activations, hidden sizes and over-fitting, ``nn.GRU``, clipping, GloVe dimension."""
 
     profiles = P1B_PROFILES
-
-    def take(self, n):
-        return [self.seed + i for i in range(n)]
+    QID, CELL = "I.P1.b", "gru"
+    HISTORY_TITLE, DIVERGED_TITLE, CONFUSION_TITLE = ("GRU, candidate {act}", "{act}: diverged",
+                                                      "candidate {act} (seed {seed})")
 
     def train(self):
         """Every run of the page at once: runs of one shape are stacked into one batched model."""
         cfg, seed, take = self.cfg, self.seed, self.take
-        self.seeds = [seed + i for i in range(cfg.n_seeds)]
+        self.seeds = take(cfg.n_seeds)
 
         def G(act="tanh", s=seed, hidden=64, epochs=None, **kw):
             return sweep.Run("gru", hidden, act, seed=s, epochs=epochs or cfg.epochs, **kw)
@@ -572,37 +631,12 @@ class GRUPage(_Page):
         runs += [G("tanh", s, input_dim=k) for k in cfg.pca_dims for s in take(cfg.pca_seeds)]
         if cfg.probe_epochs:      # the training-length probe: one seed trained for the report's number of epochs
             runs.append(G("tanh", seed, epochs=cfg.probe_epochs, label=f"tanh seed {seed}, {cfg.probe_epochs} epochs"))
-        self.out = self._run_all(runs)
-        self.base = dict(hidden=64, clip=None, init="uniform", impl="ours", input_dim=None, epochs=cfg.epochs, label="")
-        self.act_out = [o for a in ACTS for o in self.select(act=a)]
-        self._print_timing(runs, self.out)
-        return sweep.summary(self.act_out)[["act"] + SUMMARY_COLS].round(4)
-
-    def history_figure(self):
-        self._history_figure(self.act_out, lambda act: f"GRU, candidate {act}")
-
-    def confusion_figure(self):
-        self._confusion_figure(self.act_out, lambda act: f"{act}: diverged",
-                               lambda act, o: f"candidate {act} (seed {o.run.seed})")
+        return self._train_runs(runs)
 
     def record_activations(self):
         """Seed means per candidate activation, their validation accuracy, and the 500-review chance band."""
-        rec = self.rec
-        self.groups = groups = {act: [o for o in self.act_out if o.run.act == act] for act in ACTS}
-        self.stats = stats = {act: sweep.record_group(rec, "I.P1.b", f"gru act={act}", g) for act, g in groups.items()}
-        for act, s in stats.items():       # the number any choice between models is made on (the comparison page)
-            if s["val_acc"] is not None:
-                rec.add("I.P1.b", f"validation accuracy | gru act={act}", s["val_acc"],
-                        aggregate="mean over seeds, last epoch")
-        self.noise = noise = {}
-        for act, g in groups.items():
-            o = next((o for o in g if not o.diverged), None)
-            if o is not None:
-                b = self.bootstrap(o)
-                noise[act] = b
-                rec.add("I.P1.b", f"500-review accuracy std (bootstrap) | gru act={act}", b["std"],
-                        seed=o.run.seed,
-                        ci95=[b["ci95_low"], b["ci95_high"]], full_test_accuracy=o.metrics["accuracy"])
+        _, stats = self._record_activation_groups()
+        noise = self._record_noise()
         return pd.DataFrame({act: {"mean acc": s["accuracy"]["mean"] if s["accuracy"] else None,
                                    "F1": s["f1"]["mean"] if s["f1"] else None,
                                    "AUC": s["roc_auc"]["mean"] if s["roc_auc"] else None,
@@ -612,16 +646,8 @@ class GRUPage(_Page):
 
     def hidden_sizes(self):
         """The tanh GRU at each hidden size: final test accuracy and the last epoch's training accuracy."""
-        cfg = self.cfg
-        self.hiddens = hiddens = sorted(set(cfg.hiddens) | {64})
-        hid_seeds = self.take(max(cfg.hidden_seeds, 1))
-        self.hid_out = hid_out = [o for h in hiddens for o in self.select(act="tanh", hidden=h)
-                                  if h == 64 or o.run.seed in hid_seeds]
-        self.hid_stats = {h: sweep.record_group(self.rec, "I.P1.b", f"gru hidden={h}",
-                                                [o for o in hid_out if o.run.hidden == h],
-                                                measures=("accuracy",), train=True) for h in hiddens}
-        return sweep.summary(hid_out)[["hidden", "seed", "params", "diverged", "train_acc", "val_acc", "test_acc", "f1",
-                                       "roc_auc"]].round(4)
+        hid_seeds = self.take(max(self.cfg.hidden_seeds, 1))
+        return self._hidden_sizes("tanh", lambda o: o.run.hidden == 64 or o.run.seed in hid_seeds, "gru hidden={h}", [])
 
     def hidden_figure(self):
         hiddens, hid_stats = self.hiddens, self.hid_stats
@@ -691,64 +717,29 @@ class GRUPage(_Page):
                             for h in self.hiddens if h != 64})
         if self.ref_g:
             pick_groups["torch.nn.GRU"] = self.ref_g
-        picks = sweep.selection_table(pick_groups)
-        for name, row in picks.iterrows():
-            self.rec.add("I.P1.b", f"best-of-N test accuracy, picked on test − picked on validation | gru {name}",
-                         float(row["test pick − validation pick"]), N=int(row["N"]))
-        optimism = picks["test pick − validation pick"].astype(float) if len(picks) else pd.Series(dtype=float)
-        _glue("p1b_pick_optimism", f"{optimism.mean():+.3f}" if len(optimism) else "not measured (fewer than 2 seeds)")
-        display(picks.round(4))
-        early = pd.DataFrame({k: {"last epoch (recipe)": (sweep.seed_stats(g)["accuracy"] or {}).get("mean"),
-                                  "best validation epoch": (sweep.seed_stats(g, "selected")["accuracy"] or {}).get("mean")}
-                              for k, g in pick_groups.items() if g}).T
-        early["difference"] = early["best validation epoch"] - early["last epoch (recipe)"]
-        return early.round(4)
+        return self._picks(pick_groups, "p1b_pick_optimism")
 
     def glove_dimension(self):
         """The tanh GRU on PCA projections of GloVe; the change per doubling continued to 100-d (extrapolation)."""
-        cfg, rec = self.cfg, self.rec
-        self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
-        self.dim_groups = dim_groups = {k: (self.select(act="tanh", input_dim=k) if k != cfg.glove_dim
-                                            else self.select(act="tanh")) for k in dims}
-        dim_trend, self.dim_extrap = self._dim_trend(dim_groups)
-        dim_extrap = self.dim_extrap
-        for k, g in dim_groups.items():
-            if k != cfg.glove_dim:
-                sweep.record_group(rec, "I.P1.b", f"gru act=tanh, GloVe PCA {k}-d", g, measures=("accuracy",))
-        rec.add("I.P1.b", "test accuracy per doubling of the GloVe dimension (fit on 10–50-d) | gru act=tanh",
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        _glue("p1b_dim_trend", dim_trend.text)
-        _glue("p1b_dim_extrap", f"{dim_extrap:+.3f}" if np.isfinite(dim_extrap) else "not estimable")
-        self._dim_figure("tanh GRU")
+        self._glove_dimension("tanh", self.select(act="tanh"), "p1b", "tanh GRU")
 
     def training_length(self):
         """One tanh seed trained for the report's epochs: validation and training gains of the extra epochs."""
-        cfg, rec = self.cfg, self.rec
-        probe_out, length = self._probe()
-        if length:
-            rec.add("I.P1.b", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
-                    "| gru act=tanh", length["val_effect"], train_gain=length["train_effect"], seed=probe_out.run.seed)
-            rec.add("I.P1.b", f"train accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
-                    "| gru act=tanh", length["train_effect"], seed=probe_out.run.seed)
-            fig, ax = plt.subplots(figsize=(6.5, 3.4))
-            plots.plot_histories({f"tanh GRU seed {probe_out.run.seed}": probe_out.history}, ("train_acc", "val_acc"),
-                                 ax=ax, title="training length probe")
-            ax.axvline(cfg.epochs, color="0.5", ls=":"); plt.show()
-            _glue("p1b_length", f"{length['val_effect']:+.3f} validation accuracy ({length['val_short']:.3f} → "
-                  f"{length['val_long']:.3f}) and {length['train_effect']:+.3f} training accuracy "
-                  f"({length['train_short']:.3f} → {length['train_long']:.3f}) "
-                  f"from {cfg.epochs} to {length['long_epochs']} epochs")
-        else:
-            _glue("p1b_length", "nothing to attribute: this profile trains the report's 15 epochs"
-                  if cfg.epochs >= 15 else "not measured (the probe diverged)")
-        print("training length:", "measured" if length else "not measured in this profile")
+        epochs = self.cfg.epochs
+        probe_out, length = self._training_length("tanh", "tanh GRU", "p1b_length", lambda length: (
+            f"{length['val_effect']:+.3f} validation accuracy ({length['val_short']:.3f} → "
+            f"{length['val_long']:.3f}) and {length['train_effect']:+.3f} training accuracy "
+            f"({length['train_short']:.3f} → {length['train_long']:.3f}) "
+            f"from {epochs} to {length['long_epochs']} epochs"))
+        if length:            # the GRU page also records the training-accuracy gain of the extra epochs
+            self.rec.add("I.P1.b", f"train accuracy gain, {epochs} → {length['long_epochs']} epochs (one seed) "
+                         "| gru act=tanh", length["train_effect"], seed=probe_out.run.seed)
 
     def sigmoid_claim(self):
         """The report's claim: a sigmoid candidate hurts the GRU (tanh − sigmoid, over seeds)."""
         sig_claim = attribution.claim_verdict(acc(self.select(act="tanh")), acc(self.select(act="sigmoid")),
                                               what="tanh − sigmoid candidate, test accuracy")
-        self.rec.add("I.P1.b", "claim: the tanh candidate beats the sigmoid candidate", sig_claim.verdict,
-                     estimate=sig_claim.estimate, low=sig_claim.low, high=sig_claim.high)
+        self._record_claim("the tanh candidate beats the sigmoid candidate", sig_claim)
         _glue("p1b_sigmoid", sig_claim.text)
         print(sig_claim.text)
 
@@ -757,21 +748,15 @@ class GRUPage(_Page):
         cfg, rec, length, ref_g, ours_g, clip_g = self.cfg, self.rec, self.length, self.ref_g, self.ours_g, self.clip_g
         C = attribution.Cause
         st = self.stats["tanh"]
-        tanh_split = S.split_collapsed(acc(self.select(act="tanh")))       # collapsed runs are counted, not averaged in
-        ours_t = float(np.mean(tanh_split.healthy)) if tanh_split.healthy else float("nan")
+        tanh_split, ours_t = healthy_mean(self.select(act="tanh"))
         report_t = reports.value("I.P1.b", "test accuracy | gru act=tanh")
         causes = [self._length_row(ours_t),
                   C("implementation", "ours → torch.nn.GRU (same seeds)", np.mean(acc(ref_g)) if acc(ref_g) else np.nan,
                     np.mean(acc(ours_g)) if acc(ours_g) else np.nan),
                   C("input representation", "GloVe 50 → 100-d: the 10/25/50-d trend continued",
                     ours_t + self.dim_extrap, ours_t, kind="extrapolation"),
-                  C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-                    np.mean(acc(clip_g)) if clip_g else np.nan, ours_t, kind="diagnostic")]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy seeds
-        gap, band_, causes = attribution.report_gap(report_t, tanh_split.healthy, causes)
-        band = band_.half
-        rec.add("I.P1.b", "attribution verdict | gru act=tanh", gap.verdict, text=f"{gap.text}; {tanh_split.text}",
-                gap=gap.gap, noise=band, n_collapsed=len(tanh_split.collapsed))
+                  self._clip_cause(np.mean(acc(clip_g)) if clip_g else np.nan, ours_t)]
+        gap, band_, causes = self._report_gap(report_t, tanh_split, causes, "gru act=tanh")
         _glue("p1b_gap_verdict", gap.text)
         display(attribution.attribution_table(report_t, ours_t, causes))
         display(Markdown(f"**Verdict (test accuracy, tanh GRU, hidden 64):** {gap.text}. {band_.text}."))
@@ -780,11 +765,7 @@ class GRUPage(_Page):
         report_tr = reports.value("I.P1.b", "train accuracy | gru hidden=60")
         ours_tr = st["train_acc"]
         tr_seed_half = S.prediction_half_width(st["train_acc_per_seed"])     # NaN for one seed: no band, inconclusive
-        dim_groups = self.dim_groups
-        tr_trend = attribution.trend_verdict([np.log2(k) for k, g in dim_groups.items() for o in g if o.ok],
-                                             [o.history.final["train_acc"] for g in dim_groups.values() for o in g if o.ok])
-        tr_extrap = (tr_trend.estimate * (np.log2(REPORT_GLOVE_DIM) - np.log2(cfg.glove_dim)) if np.isfinite(tr_trend.estimate)
-                     else float("nan"))
+        _, tr_extrap = self._dim_trend(self.dim_groups, lambda o: o.history.final["train_acc"], what="slope")
         tr_causes = [(C("training length", f"{cfg.epochs} → {length['long_epochs']} epochs (one seed, training accuracy)",
                         length["train_long"], length["train_short"]) if length else
                       C("training length", "the report's 15 epochs (nothing to change)" if cfg.epochs >= 15
@@ -806,8 +787,7 @@ class GRUPage(_Page):
 
     def closing(self):
         """Report against ours; the train − test gap by hidden size."""
-        noise, hid_stats, data = self.noise, self.hid_stats, self.data
-        half = 1.96 * np.mean([b["std"] for b in noise.values()]) if noise else float("nan")
+        hid_stats, data, half = self.hid_stats, self.data, self._half_width()
         notes = {
             "gru act=": f"seed mean on {len(data.test):,} test reviews; report: one run on 500 (95% chance band "
                         f"±{half:.3f}), GloVe 100-d",
@@ -834,6 +814,7 @@ class MatchedPage(_Page):
     """``12_I_P1b_parameter_matched``: the parameter counts, RNN-128 against GRU-64, and our cells' speed."""
 
     profiles = MATCHED_PROFILES
+    QID = "I.P1.b"
 
     def parameter_counts(self):
         """Counted from instantiated models, checked against the formula and the report's two counts."""
@@ -861,7 +842,7 @@ class MatchedPage(_Page):
     def train(self):
         """RNN-128 (recipe and clipped) and GRU-64 over the same seeds, the RNN on PCA inputs, the length probe."""
         cfg, seed = self.cfg, self.seed
-        self.seeds = seeds = [seed + i for i in range(cfg.n_seeds)]
+        self.seeds = seeds = self.take(cfg.n_seeds)
         runs = [sweep.Run("rnn", 128, "relu", seed=s, epochs=cfg.epochs) for s in seeds] + \
                [sweep.Run("rnn", 128, "relu", seed=s, epochs=cfg.epochs, clip=CLIP) for s in seeds] + \
                [sweep.Run("gru", 64, "tanh", seed=s, epochs=cfg.epochs) for s in seeds] + \
@@ -873,10 +854,8 @@ class MatchedPage(_Page):
         self.all_out = all_out = self._run_all(runs)
         self.out = out = self.pick(cell="rnn") + self.pick(cell="gru")      # the matched pair, the report's recipe
         self.clipped = clipped = self.pick(cell="rnn", clip=CLIP)
-        tm = sweep.timing(all_out)
-        print(f"train {len(self.train_split):,} · validation {len(self.val_split):,} · test {len(self.data.test):,} · "
-              f"{len(runs)} runs in {tm['groups']} groups: {tm['total_s']:.0f} s of training and evaluation, "
-              f"≈ {tm['workers_s'][2]:.0f} s on two workers (this run: {self.workers})")
+        self._print_timing(runs, all_out, head=f"train {len(self.train_split):,} · validation "
+                           f"{len(self.val_split):,} · test {len(self.data.test):,} · ")
         return sweep.summary(out + clipped)[["cell", "hidden", "act", "clip", "seed", "params", "diverged", "collapsed",
                                              "train_acc", "val_acc", "test_acc", "f1", "roc_auc"]].round(4)
 
@@ -928,8 +907,7 @@ class MatchedPage(_Page):
         claim_recipe = attribution.claim_verdict(gru_acc, rnn_acc, what="GRU-64 − RNN-128 test accuracy")
         claim_clip = attribution.claim_verdict(gru_acc, acc(self.clipped), what="GRU-64 − clipped RNN-128")
         for name, v in (("recipe", claim_recipe), ("clipped RNN", claim_clip)):
-            self.rec.add("I.P1.b", f"claim: the GRU-64 beats the parameter-matched RNN-128 ({name})", v.verdict,
-                         estimate=v.estimate, low=v.low, high=v.high)
+            self._record_claim(f"the GRU-64 beats the parameter-matched RNN-128 ({name})", v)
         _glue("p1b_matched_claim", claim_recipe.text)
         _glue("p1b_matched_claim_clipped", claim_clip.text)
         return pd.DataFrame({"against the recipe RNN-128": vars(claim_recipe),
@@ -940,8 +918,7 @@ class MatchedPage(_Page):
         cfg, rec, seeds, clip_st = self.cfg, self.rec, self.seeds, self.clip_st
         C = attribution.Cause
         rnn_g = [o for o in self.out if o.run.cell == "rnn"]
-        rnn_split = S.split_collapsed(acc(rnn_g))      # collapsed runs are counted apart, never folded into one mean ± sd
-        ours_r = float(np.mean(rnn_split.healthy)) if rnn_split.healthy else float("nan")
+        rnn_split, ours_r = healthy_mean(rnn_g)
         probe_out = next((o for o in self.all_out if o.run.label), None)
         self.length = length = sweep.length_effect(probe_out, cfg.epochs) if probe_out is not None else None
         self.dims = dims = sorted(set(cfg.pca_dims) | {cfg.glove_dim})
@@ -953,14 +930,9 @@ class MatchedPage(_Page):
                   C("input representation", "GloVe 50 → 100-d: the PCA trend continued" if len(dims) > 1 else
                     "not measured in this profile (full measures it)", ours_r + dim_extrap, ours_r,
                     kind="extrapolation"),
-                  C("optimisation", f"recipe → clipped ({CLIP:g}); the report did not clip",
-                    clip_st["accuracy"]["mean"] if clip_st["accuracy"] else np.nan, ours_r, kind="diagnostic")]
-        # the one rule (idl_helpers.analysis.stats.report_band): the 95% prediction band of ours − report over the healthy
-        # seeds; one healthy seed → no band, inconclusive
-        gap, band_, causes = attribution.report_gap(report_r, rnn_split.healthy, causes)
-        band = band_.half
-        rec.add("I.P1.b", "attribution verdict | rnn hidden=128", gap.verdict, text=f"{gap.text}; {rnn_split.text}",
-                gap=gap.gap, noise=band, n_collapsed=len(rnn_split.collapsed), n_healthy=len(rnn_split.healthy))
+                  self._clip_cause(clip_st["accuracy"]["mean"] if clip_st["accuracy"] else np.nan, ours_r)]
+        gap, band_, causes = self._report_gap(report_r, rnn_split, causes, "rnn hidden=128",
+                                              n_healthy=len(rnn_split.healthy))
         if length:
             rec.add("I.P1.b", f"validation accuracy gain, {cfg.epochs} → {length['long_epochs']} epochs (one seed) "
                     "| rnn hidden=128", length["val_effect"], seed=probe_out.run.seed)

@@ -50,6 +50,7 @@ PCA_DIMS = (10, 25)     # the input-representation probe: GloVe projected on its
 MLP = dict(layers=10, width=50, dropout=0.1)          # the report's best MLP: the sub-score MLP of I.P3 and I.P4
 REPORT_TABLE = [(10, 25, 0.15), (10, 25, 0.3), (10, 50, 0.1)]   # the report's rows (layers, width, dropout)
 GUESS = (10, 50, 0.1)   # scheduling only: the report's best row gets all seeds up front
+CHECK_TEXTS = ["a wonderful film", "dull and far too long for what it is"]   # the untrained models' checks
 
 
 def _profiles(**per_profile) -> dict:
@@ -122,8 +123,42 @@ class _Page:
         return fit_members(members, train, self.val_split, self.data.test, seeds=seeds, epochs=epochs,
                            batch_size=cfg.batch_size, lr=cfg.lr, device=self.ctx.device, desc=desc)
 
+    def _record_tests(self, runs, suffix, wt, extra):
+        """Seed means of test accuracy, F1 and ROC AUC over the healthy ``runs`` (``"diverged"`` when none is)."""
+        for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"), ("roc_auc", "test ROC AUC")):
+            vals = [r["metrics"][key] for r in runs if r["metrics"] is not None]
+            self.rec.add(self.QID, name + suffix, float(np.mean(vals)) if vals else "diverged", wall_time_s=wt,
+                         **{**extra, "per_seed": vals, "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0})
+
+    def _record_noise(self, run, suffix=""):
+        """The chance spread of a 500-review accuracy, drawn from one run's whole-test-split predictions."""
+        self.noise = noise = bootstrap_accuracy(self.data.test.labels, (run["proba"] >= 0.5).astype(int), size=500,
+                                                seed=self.seed)
+        self.rec.add(self.QID, "test accuracy std on 500-review samples" + suffix, noise["std"])
+        return noise
+
+    def _verdict(self, report, causes, metric, glue_prefix, answer):
+        """Ours − report against the 95% band with the measured causes; recorded, shown and glued for the prose."""
+        dim_trend, dim_extrap = self.dim_trend, self.dim_extrap
+        table, gap, band = ta.gap(report, self.st, self.noise["std"], causes)
+        verdict = ta.verdict_text(gap)
+        self.rec.add(self.QID, metric, gap.verdict, text=verdict, gap=gap.gap, noise=band)
+        display(table)
+        _glue(f"{glue_prefix}_verdict", verdict)
+        _glue(f"{glue_prefix}_dim_trend", dim_trend.text)
+        _glue(f"{glue_prefix}_answer", ta.answer_table([ta.answer_row(answer, report, self.st, gap.verdict)]))
+        print(f"input dimension: {dim_trend.text}; continued to 100-d: {dim_extrap:+.3f} (extrapolation)")
+
+    def _check_probe(self, kind, texts, **model_kw):
+        """An untrained ``kind`` (seeded with the page's seed) and ``texts`` encoded as id and length tensors."""
+        torch.manual_seed(self.seed)
+        probe = kind(self.data.embeddings, **model_kw).eval()
+        ids, lengths, _ = self.data.encode(texts)
+        return probe, torch.as_tensor(ids), torch.as_tensor(lengths)
+
     def train_seeds(self, kind, desc, title, **model_kw):
-        """Every seed of the profile side by side; seed means recorded; curves and the first seed's confusion."""
+        """Every seed of the profile side by side; seed means recorded; curves (of ``title``) and the first seed's
+        confusion."""
         cfg, rec, QID, SEEDS, data = self.cfg, self.rec, self.QID, self.SEEDS, self.data
         self.members = members = [build(kind, data.embeddings, s, **model_kw) for s in SEEDS]
         self.runs = runs = self._fit(members, self.train_split, SEEDS, cfg.epochs, desc)
@@ -135,22 +170,17 @@ class _Page:
         extra = dict(**model_kw, epochs=cfg.epochs, test_reviews=len(data.test), seeds=SEEDS,
                      per_seed=st["per_seed"], std=st["std"], half_width_95=st["half"],
                      aggregate=f"mean over {st['n']} seed(s)")
-        for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"), ("roc_auc", "test ROC AUC")):
-            vals = [r["metrics"][key] for r in ok_runs]
-            rec.add(QID, name, float(np.mean(vals)) if vals else "diverged", wall_time_s=wt,
-                    **{**extra, "per_seed": vals, "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0})
+        self._record_tests(ok_runs, "", wt, extra)
         rec.add(QID, "train accuracy", st["train_acc"], wall_time_s=wt, **extra)
         rec.add(QID, "validation accuracy", st["val_mean"], per_seed=st["val_per_seed"])
         rec.add(QID, "parameters", tw.n_parameters(members[0]))
-        self.noise = noise = bootstrap_accuracy(data.test.labels, (run["proba"] >= 0.5).astype(int), size=500,
-                                                seed=self.seed)
-        rec.add(QID, "test accuracy std on 500-review samples", noise["std"])
+        noise = self._record_noise(run)
         print(f"test accuracy {st['mean']:.4f} (seeds: {', '.join(f'{a:.4f}' for a in st['per_seed'])}); first seed: "
               f"F1 {m['f1']:.4f}, ROC AUC {m['roc_auc']:.4f} on {m['n']:,} reviews ({wt:.0f} s of training, all "
               f"seeds); a 500-review test set: {noise['ci95_low']:.3f} … {noise['ci95_high']:.3f}")
         fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
         plot_histories({f"seed {s}": r["fit"].history for s, r in zip(SEEDS, runs)}, ("train_acc", "val_acc"),
-                       ax=axes[0], title=title)
+                       ax=axes[0], title=f"{title}: train (solid) and validation (dashed) accuracy per epoch")
         plot_confusion(m["confusion"], ax=axes[1], title=f"first seed, {m['n']:,} test reviews")
         plt.tight_layout(); plt.show()
 
@@ -167,18 +197,30 @@ class _Page:
         pca_runs = self._fit([build(kind, pca[d], seed, **model_kw) for d in dims], pca_train, [seed] * len(dims),
                              cfg.pca_epochs, "GloVe PCA")
         acc_by_dim = {d: [ta._acc(r)] for d, r in zip(dims, pca_runs)}
-        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, GLOVE_DIM)
         for d in dims:
             rec.add(QID, f"test accuracy | GloVe PCA {d}-d probe" + (f", {setting}" if setting else ""), acc_by_dim[d][0],
                     train_reviews=len(pca_train), epochs=cfg.pca_epochs)
-        rec.add(QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)" + (f" | {setting}" if setting else ""),
-                dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+        self._dim_trend(acc_by_dim, f" | {setting}" if setting else "")
 
-    def _dim_cause(self, st):
+    def _dim_trend(self, acc_by_dim, suffix=""):
+        """Test accuracy per doubling of the probe's input dimension, continued to 100-d; the trend recorded."""
+        self.dims = sorted(acc_by_dim)
+        self.dim_trend, self.dim_extrap = dim_trend, _ = ta.dimension_trend(acc_by_dim, GLOVE_DIM)
+        self.rec.add(self.QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)" + suffix,
+                     dim_trend.estimate, verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
+
+    def _dim_cause(self, st, n_reviews, epochs):
+        """The input-representation row: the probe's trend continued to GloVe 100-d (an extrapolation)."""
         return attribution.Cause(
             "input representation", f"GloVe 50 → 100-d: the {'/'.join(map(str, self.dims))}-d probe trend continued "
-            f"({len(self.pca_train):,} reviews, {self.cfg.pca_epochs} epochs)", st["mean"] + self.dim_extrap,
-            st["mean"], kind="extrapolation")
+            f"({n_reviews:,} reviews, {epochs} epochs)", st["mean"] + self.dim_extrap, st["mean"], kind="extrapolation")
+
+    def _why(self, glue_prefix, answer, n_reviews, epochs):
+        """The report's test accuracy against ours: training length (continued curve) and GloVe 100-d (the probe)."""
+        report = reports.value(self.QID, "test accuracy")
+        causes = [ta.length_cause([r["fit"].history for r in self.runs], self.cfg.epochs),
+                  self._dim_cause(self.st, n_reviews, epochs)]
+        self._verdict(report, causes, "attribution verdict | test accuracy", glue_prefix, answer)
 
     def sentences(self, model, title):
         """The report's four sentences and our probes: per-word score strips and P(positive) against intent."""
@@ -231,11 +273,7 @@ class MLPPage(_Page):
 
     def mean_check(self):
         """Logits = the plain mean of the real words' sub-scores, independent of the padding."""
-        data = self.data
-        torch.manual_seed(self.seed)
-        probe = tw.MeanMLP(data.embeddings, **MLP).eval()
-        ids, lengths, _ = data.encode(["a wonderful film", "dull and far too long for what it is"])
-        ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
+        probe, ids, lengths = self._check_probe(tw.MeanMLP, CHECK_TEXTS, **MLP)
         with torch.no_grad():
             full = probe.explain(ids, lengths)
             short = probe.explain(ids[:, : int(lengths.max())], lengths)
@@ -311,17 +349,12 @@ class MLPPage(_Page):
                      half_width_95=st["half"])
         wt = best["wall_time_s"]
         rec.add(QID, "train accuracy | best mlp", st["train_acc"], wall_time_s=wt, **extra)
-        for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"), ("roc_auc", "test ROC AUC")):
-            vals = [r["metrics"][key] for r in best_runs]
-            rec.add(QID, f"{name} | best mlp", float(np.mean(vals)) if vals else "diverged", wall_time_s=wt,
-                    per_seed=vals, std=float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, **extra)
+        self._record_tests(best_runs, " | best mlp", wt, extra)
         self.optimism = optimism = first[test_key]["metrics"]["accuracy"] - first[best_key]["metrics"]["accuracy"]
         rec.add(QID, "best-config test accuracy, picked on test − picked on validation (first seed)", optimism,
                 test_pick=str(test_key), validation_pick=str(best_key))
         _glue("p2_pick_optimism", f"{optimism:+.3f}" + ("" if test_key == best_key else f" (test would pick {test_key})"))
-        self.noise = noise = bootstrap_accuracy(data.test.labels, (best["proba"] >= 0.5).astype(int), size=500,
-                                                seed=self.seed)
-        rec.add(QID, "test accuracy std on 500-review samples | best mlp", noise["std"])
+        noise = self._record_noise(best, " | best mlp")
         print(f"picked on validation: {layers} layers × {width}, dropout {dropout}: test accuracy {st['mean']:.4f} "
               f"over {st['n']} seed(s) ({', '.join(f'{a:.4f}' for a in st['per_seed'])}); first seed F1 "
               f"{bm['f1']:.4f}, ROC AUC {bm['roc_auc']:.4f} on {bm['n']:,} reviews")
@@ -352,7 +385,7 @@ class MLPPage(_Page):
 
     def why(self):
         """Why our number differs: training length, selection on test (measured), GloVe 100-d (extrapolated)."""
-        rec, QID, st = self.rec, self.QID, self.st
+        QID, st = self.QID, self.st
         layers, width, dropout = self.best_key
         self.pca_probe(tw.MeanMLP, "best mlp", layers=layers, width=width, dropout=dropout)
         C = attribution.Cause
@@ -360,17 +393,9 @@ class MLPPage(_Page):
         causes = [ta.length_cause([r["fit"].history for r in self.best_runs], self.cfg.epochs),
                   C("selection on the test set", f"best row picked on test ({self.test_key}) instead of validation "
                     f"({self.best_key}), first seed", st["mean"] + self.optimism, st["mean"]),
-                  self._dim_cause(st)]
-        gtable, gap, band = ta.gap(report, st, self.noise["std"], causes)
-        verdict = ta.verdict_text(gap)
-        rec.add(QID, "attribution verdict | best mlp test accuracy", gap.verdict, text=verdict, gap=gap.gap, noise=band)
-        display(gtable)
-        _glue("p2_verdict", verdict)
-        _glue("p2_dim_trend", self.dim_trend.text)
-        rows = [ta.answer_row(f"test accuracy, best MLP ({layers}×{width}, dropout {dropout}, picked on validation)",
-                              report, st, gap.verdict)]
-        _glue("p2_answer", ta.answer_table(rows))
-        print(f"input dimension: {self.dim_trend.text}; continued to 100-d: {self.dim_extrap:+.3f} (extrapolation)")
+                  self._dim_cause(st, len(self.pca_train), self.cfg.pca_epochs)]
+        self._verdict(report, causes, "attribution verdict | best mlp test accuracy", "p2",
+                      f"test accuracy, best MLP ({layers}×{width}, dropout {dropout}, picked on validation)")
 
     def vocabulary(self):
         """The most positive and most negative frequent words by the picked MLP's own score."""
@@ -392,11 +417,7 @@ class WeightedSumPage(_Page):
 
     def softmax_check(self):
         """Weights = the softmax of the real words' importances (zero on padding); logits = the weighted sum."""
-        data = self.data
-        torch.manual_seed(self.seed)
-        probe = tw.WeightedSumMLP(data.embeddings, **MLP).eval()
-        ids, lengths, _ = data.encode(["a wonderful film", "dull and far too long for what it is"])
-        ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
+        probe, ids, lengths = self._check_probe(tw.WeightedSumMLP, CHECK_TEXTS, **MLP)
         errs = []
         with torch.no_grad():
             out = probe.explain(ids, lengths)
@@ -412,23 +433,12 @@ class WeightedSumPage(_Page):
                        max_abs_difference=err)
 
     def train(self):
-        self.train_seeds(tw.WeightedSumMLP, "weighted sum",
-                         "weighted sum: train (solid) and validation (dashed) accuracy per epoch", **MLP)
+        self.train_seeds(tw.WeightedSumMLP, "weighted sum", "weighted sum", **MLP)
 
     def why(self):
         """Why our number differs: training length (continued curve) and GloVe 100-d (extrapolated)."""
-        rec, QID, st = self.rec, self.QID, self.st
         self.pca_probe(tw.WeightedSumMLP, **MLP)
-        report = reports.value(QID, "test accuracy")
-        causes = [ta.length_cause([r["fit"].history for r in self.runs], self.cfg.epochs), self._dim_cause(st)]
-        table, gap, band = ta.gap(report, st, self.noise["std"], causes)
-        verdict = ta.verdict_text(gap)
-        rec.add(QID, "attribution verdict | test accuracy", gap.verdict, text=verdict, gap=gap.gap, noise=band)
-        display(table)
-        _glue("p3_verdict", verdict)
-        _glue("p3_dim_trend", self.dim_trend.text)
-        _glue("p3_answer", ta.answer_table([ta.answer_row("test accuracy, weighted sum", report, st, gap.verdict)]))
-        print(f"input dimension: {self.dim_trend.text}; continued to 100-d: {self.dim_extrap:+.3f} (extrapolation)")
+        self._why("p3", "test accuracy, weighted sum", len(self.pca_train), self.cfg.pca_epochs)
 
     def importance_ranking(self):
         """Every frequent word ranked by its learned importance; where the report's words land."""
@@ -487,12 +497,9 @@ class AttentionPage(_Page):
 
     def attention_check(self):
         """The batched layer against a double loop; zero outside the window and on padding; padding-free."""
-        cfg, data = self.cfg, self.data
-        torch.manual_seed(self.seed)
-        probe = tw.RestrictedAttentionMLP(data.embeddings, k=cfg.k, **MLP).eval()
-        texts = ["a wonderful film", "dull and far too long for what it is but the ending is fine"]
-        ids, lengths, _ = data.encode(texts)
-        ids, lengths = torch.as_tensor(ids), torch.as_tensor(lengths)
+        cfg = self.cfg
+        probe, ids, lengths = self._check_probe(tw.RestrictedAttentionMLP, ["a wonderful film", "dull and far too long "
+                                                "for what it is but the ending is fine"], k=cfg.k, **MLP)
         att = probe.attention
         with torch.no_grad():
             x = probe.embedding(ids).double()
@@ -523,9 +530,7 @@ class AttentionPage(_Page):
 
     def train(self):
         cfg = self.cfg
-        self.train_seeds(tw.RestrictedAttentionMLP, f"attention k={cfg.k}",
-                         "restricted attention: train (solid) and validation (dashed) accuracy per epoch",
-                         k=cfg.k, **MLP)
+        self.train_seeds(tw.RestrictedAttentionMLP, f"attention k={cfg.k}", "restricted attention", k=cfg.k, **MLP)
 
     def attention_figure(self):
         fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
@@ -620,25 +625,9 @@ class AttentionPage(_Page):
 
     def why(self):
         """Why our number differs: training length (continued curve) and GloVe 100-d (the ablation's PCA probe)."""
-        cfg, rec, QID, st, probe_by_dim = self.cfg, self.rec, self.QID, self.st, self.probe_by_dim
-        dim_trend, dim_extrap = ta.dimension_trend(probe_by_dim, GLOVE_DIM)
-        rec.add(QID, "test accuracy per doubling of the GloVe dimension (probe, 10–50-d)", dim_trend.estimate,
-                verdict=dim_trend.verdict, low=dim_trend.low, high=dim_trend.high)
-        C = attribution.Cause
-        report = reports.value(QID, "test accuracy")
-        causes = [ta.length_cause([r["fit"].history for r in self.runs], cfg.epochs),
-                  C("input representation", f"GloVe 50 → 100-d: the {'/'.join(map(str, sorted(probe_by_dim)))}-d "
-                    f"probe trend continued ({len(self.abl_train):,} reviews, {cfg.ablation_epochs} epochs)",
-                    st["mean"] + dim_extrap, st["mean"], kind="extrapolation")]
-        table, gap, band = ta.gap(report, st, self.noise["std"], causes)
-        verdict = ta.verdict_text(gap)
-        rec.add(QID, "attribution verdict | test accuracy", gap.verdict, text=verdict, gap=gap.gap, noise=band)
-        display(table)
-        _glue("p4_verdict", verdict)
-        _glue("p4_dim_trend", dim_trend.text)
-        _glue("p4_answer", ta.answer_table([ta.answer_row(f"test accuracy, restricted attention k={cfg.k}", report, st,
-                                                          gap.verdict)]))
-        print(f"input dimension: {dim_trend.text}; continued to 100-d: {dim_extrap:+.3f} (extrapolation)")
+        cfg = self.cfg
+        self._dim_trend(self.probe_by_dim)
+        self._why("p4", f"test accuracy, restricted attention k={cfg.k}", len(self.abl_train), cfg.ablation_epochs)
 
 
 # ----------------------------------------------------------------------------- the comparison page
@@ -684,6 +673,11 @@ class ComparisonPage:
         hit = recorded[(recorded["question"] == question) & (recorded["metric"] == metric)]
         return None if hit.empty else hit.iloc[-1]
 
+    def extra(self, question, metric) -> dict:
+        """The extras a page recorded with a metric (empty when it has not run for this profile)."""
+        r = self.ours(question, metric)
+        return r["extra"] if r is not None and isinstance(r.get("extra"), dict) else {}
+
     def table(self):
         """Ours beside the report's for every model (``not run yet`` where a page has no results file)."""
         rows = []
@@ -724,8 +718,7 @@ class ComparisonPage:
     def validation(self, q, suffix):
         """The recorded validation accuracy of a model (mean over seeds): the only number a model is chosen on."""
         if suffix == "best mlp":           # the page's pick, itself made on validation: its setting is in the record
-            r = self.ours(q, "test accuracy | best mlp")
-            e = r["extra"] if r is not None and isinstance(r.get("extra"), dict) else {}
+            e = self.extra(q, "test accuracy | best mlp")
             suffix = f"mlp layers={e.get('layers')} width={e.get('width')} dropout={e.get('dropout')}" if e else None
         r = self.ours(q, metric_name("validation accuracy", suffix)) if suffix is not None else None
         v = pd.to_numeric(r["value"], errors="coerce") if r is not None else np.nan
@@ -733,9 +726,7 @@ class ComparisonPage:
 
     def test_runs(self, q, suffix):
         """Per-seed test accuracies of a model, collapsed runs left out (counted in the text)."""
-        r = self.ours(q, metric_name("test accuracy", suffix))
-        e = r["extra"] if r is not None and isinstance(r.get("extra"), dict) else {}
-        return S.split_collapsed(e.get("per_seed") or [])
+        return S.split_collapsed(self.extra(q, metric_name("test accuracy", suffix)).get("per_seed") or [])
 
     def findings(self):
         """RNN against GRU and recurrent against token-wise, each model chosen on validation accuracy."""
@@ -781,10 +772,7 @@ class ComparisonPage:
 
     def per_seed(self, question, metric):
         """The per-seed test accuracies a page recorded (empty when it has not run for this profile)."""
-        r = self.ours(question, metric)
-        if r is None or not isinstance(r.get("extra"), dict):
-            return []
-        return [float(x) for x in r["extra"].get("per_seed", []) if x is not None and np.isfinite(x)]
+        return [float(x) for x in self.extra(question, metric).get("per_seed", []) if x is not None and np.isfinite(x)]
 
     def claims(self):
         """The report's claims across pages 20–22, judged from their recorded per-seed test accuracies."""
