@@ -25,14 +25,20 @@ def discover(source_root: Path | None = None) -> list[Path]:
 
 
 def is_summary(path: Path) -> bool:
-    """A page that shows other pages' recorded numbers (it reads them with ``results.load``):
-    it runs after every other page of the run, one at a time, and its inputs include the results."""
+    """A page that shows other pages' recorded numbers: it runs after every other page of the run,
+    one at a time, and its inputs include the results. Such a page reads them with ``results.load``
+    in its own code, or says so in its metadata (``"idl_book": {"summary": true}``) when the reading
+    happens in an experiments module (``tests/test_runner.py`` checks that every page whose code
+    reaches ``results.load`` is one)."""
     if path.stem in RUN_LAST:
         return True
     try:
-        cells = json.loads(Path(path).read_text()).get("cells", [])
+        nb = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return False
+    if (nb.get("metadata", {}).get("idl_book") or {}).get("summary") is True:
+        return True
+    cells = nb.get("cells", [])
     return any("results.load(" in "".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 
 import nbformat
@@ -160,3 +161,38 @@ def test_summary_pages_run_after_the_pages_they_read(tiny):
     runs = runner.run_notebooks("smoke", jobs=2, source_root=src, book_root=book, progress=False)
     assert [r.name for r in runs][-2:] == ["09_summary", "scorecard"]
     assert {r.name: r.status for r in runs}["09_summary"] == "ok", [r.describe() for r in runs]
+
+
+def _reaches_results_load(nb_path) -> bool:
+    """Whether a page's code, or an experiments object it calls, reads other pages' results."""
+    import ast
+    import importlib
+    import inspect
+
+    nb = json.loads(Path(nb_path).read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    if "results.load(" in code:
+        return True
+    tree = ast.parse(code)
+    aliases = {a.asname or a.name: f"idl_helpers.experiments.{a.name}" for n in ast.walk(tree)
+               if isinstance(n, ast.ImportFrom) and n.module == "idl_helpers.experiments" for a in n.names}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in aliases:
+            obj = getattr(importlib.import_module(aliases[n.value.id]), n.attr, None)
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and "results.load(" in inspect.getsource(obj):
+                return True
+    return False
+
+
+def test_every_page_that_reads_other_pages_results_runs_as_a_summary():
+    """A page reading other pages' numbers must run after them and record them as inputs — also when
+    the reading moved into an experiments module (23's comparison did, and ran before 22 finished)."""
+    from idl_book.pages import is_summary
+
+    from idl_helpers.core import paths
+
+    sources = sorted((paths.REPO_ROOT / "notebooks").rglob("*.ipynb"))
+    readers = [p.stem for p in sources if _reaches_results_load(p)]
+    assert "23_I_P2_4_comparison" in readers and "scorecard" in readers
+    assert [n for n in readers if not is_summary(next(p for p in sources if p.stem == n))] == []
+    assert not any(is_summary(p) for p in sources if p.stem.startswith(("20_", "21_", "22_")))
