@@ -141,13 +141,19 @@ def test_scorecard_formats_small_numbers_and_missing_report_values(results_root)
 
 
 def test_every_page_says_which_profile_and_settings_it_shows():
-    from idl_helpers.core.profiles import settings_sentence
+    from idl_helpers.core.profiles import settings_sentence, settings_table
 
     per = dict(smoke=dict(epochs=1, n_train=256, lr=1e-3), quick=dict(epochs=5, n_train=None, lr=1e-3),
                full=dict(epochs=15, n_train=None, lr=1e-3))
     quick = settings_sentence("quick", per)
-    assert quick == ("This page shows the `quick` run: epochs = 5, n_train = all. "
-                     "Under `full` (the reports' settings): epochs = 15.")
-    assert settings_sentence("full", per).startswith("This page shows the `full` run (the reports' settings)")
+    assert quick == ("This page shows the `quick` run, smaller than the reports' settings (`full`): "
+                     "epochs 5 (full: 15).")
+    assert settings_sentence("full", per) == "This page shows the `full` run (the reports' settings)."
+    table = settings_table(dict(per, full=dict(per["full"], probe=None, acts={"tanh": 3}, grid=tuple(range(20, 120, 10)),
+                                               n_train=25_000)) | {p: dict(per[p], probe=2, acts={"tanh": 1},
+                                               grid=(20,)) for p in ("smoke", "quick")})
+    assert "| epochs | 1 | 5 | 15 |" in table and "| n train | 256 | all | 25,000 |" in table
+    assert "| probe | 2 | 2 | off |" in table and "| acts | tanh 1 | tanh 1 | tanh 3 |" in table
+    assert "| grid | 20 | 20 | 10 values, 20 … 110 |" in table and "None" not in table and "lr" not in table
     same = {p: dict(lr=1e-3) for p in ("smoke", "quick", "full")}
     assert "same under every profile" in settings_sentence("smoke", same)

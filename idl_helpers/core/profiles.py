@@ -58,28 +58,57 @@ def settings(profile: str, **per_profile: dict[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(profile=profile, **per_profile[profile])
 
 
+#: how many departures from ``full`` the sentence names; the folded table has them all
+SAID = 4
+_COUNTS = ("n_", "_sentences", "_chars", "_reviews")
+
+
+def show_value(key: str, v: Any) -> str:
+    """A setting's value as a reader wants it: ``None`` as "all" (a count) or "off", thousands
+    separated, a long grid shortened, a per-case dict as ``tanh 3, relu 3``."""
+    if v is None:
+        return "all" if key.startswith(_COUNTS[0]) or key.endswith(_COUNTS[1:]) else "off"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {show_value(key, x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return "none"
+        if len(v) > 6:
+            return f"{len(v)} values, {show_value(key, v[0])} … {show_value(key, v[-1])}"
+        return ", ".join(show_value(key, x) for x in v)
+    return str(v)
+
+
+def _varying(per_profile: dict[str, dict[str, Any]]) -> list[str]:
+    first = per_profile[PROFILES[0]]
+    return [k for k in first if len({repr(per_profile[p][k]) for p in PROFILES}) > 1]
+
+
 def settings_sentence(profile: str, per_profile: dict[str, dict[str, Any]]) -> str:
-    """One sentence: this run's settings that depend on the profile, and how the reports' own
-    (``full``) differ — so every page says what it shows."""
-    varying = [k for k in per_profile[profile]
-               if len({repr(per_profile[p][k]) for p in PROFILES}) > 1]
-
-    def show(k, v):
-        if v is None and k.startswith("n_"):
-            v = "all"  # n_train=None: every review, every sentence …
-        elif isinstance(v, (list, tuple)) and len(v) > 6:
-            v = f"{len(v)} values, {v[0]!r} … {v[-1]!r}"
-        return f"{k} = {v}"
-
+    """One short sentence: which run this page shows and, for a smaller profile, where it departs
+    from the reports' own settings (``full``)."""
+    varying = _varying(per_profile)
     if not varying:
         return f"This page shows the `{profile}` run; its settings are the same under every profile."
-    mine = ", ".join(show(k, per_profile[profile][k]) for k in varying)
     if profile == "full":
-        return f"This page shows the `full` run (the reports' settings): {mine}."
+        return "This page shows the `full` run (the reports' settings)."
     diff = [k for k in varying if repr(per_profile[profile][k]) != repr(per_profile["full"][k])]
-    theirs = ", ".join(show(k, per_profile["full"][k]) for k in diff)
-    return (f"This page shows the `{profile}` run: {mine}. "
-            + (f"Under `full` (the reports' settings): {theirs}." if diff else ""))
+    said = "; ".join(f"{k} {show_value(k, per_profile[profile][k])} (full: {show_value(k, per_profile['full'][k])})"
+                     for k in diff[:SAID])
+    more = f"; and {len(diff) - SAID} more (the table below)" if len(diff) > SAID else ""
+    return f"This page shows the `{profile}` run, smaller than the reports' settings (`full`): {said}{more}."
+
+
+def settings_table(per_profile: dict[str, dict[str, Any]]) -> str:
+    """The settings that depend on the profile, one row each, as a Markdown table."""
+    rows = ["| setting | " + " | ".join(PROFILES) + " |", "|---|" + "---|" * len(PROFILES)]
+    rows += [f"| {k.replace('_', ' ')} | " + " | ".join(show_value(k, per_profile[p][k]) for p in PROFILES) + " |"
+             for k in _varying(per_profile)]
+    return "\n".join(rows)
 
 
 def _say_settings(profile: str, per_profile: dict) -> None:
@@ -91,4 +120,8 @@ def _say_settings(profile: str, per_profile: dict) -> None:
         return
     if get_ipython() is None:
         return
-    display(Markdown(settings_sentence(profile, per_profile)))
+    text = settings_sentence(profile, per_profile)
+    if _varying(per_profile):
+        text += ("\n\n<details><summary>Every setting that depends on the profile</summary>\n\n"
+                 + settings_table(per_profile) + "\n\n</details>")
+    display(Markdown(text))

@@ -167,6 +167,17 @@ def _gather_last(Hall: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     return Hall[k, ends + 1, b]
 
 
+def _from_outputs(dh, dS, t: int, masks: dict, dlast):
+    """``dh`` plus what the loss sends to the state after step ``t`` directly: through the
+    all-states output (``dS``) and, for the sequences that end at ``t``, through the last state."""
+    if dS is not None:
+        dh = dh + dS[:, t]
+    m = masks.get(t)
+    if m is not None:
+        dh = torch.addcmul(dh, dlast, m)
+    return dh
+
+
 def _project(ws, x, W_x, b):
     """``xp[k] = x[k] W_x[k]ᵀ + b[k]`` for all steps at once: (K, T, B, G); ``x`` is (K or 1, T, B, d)."""
     Kx, T, B, d = x.shape
@@ -225,11 +236,7 @@ class _ElmanScan(torch.autograd.Function):
         dh = Hall.new_zeros(K, B, H)              # gradient of the state after step t
         hs, das = Hall.unbind(1), dA.unbind(1)
         for t in range(T - 1, -1, -1):
-            if dS is not None:
-                dh = dh + dS[:, t]
-            m = masks.get(t)
-            if m is not None:
-                dh = torch.addcmul(dh, dlast, m)
+            dh = _from_outputs(dh, dS, t, masks, dlast)
             _act_grad_into(ctx.act, hs[t + 1], dh, das[t])
             dh = torch.bmm(das[t], W_h)
         # dW_h = Σ_t da_tᵀ h_{t-1}: one product over all steps
@@ -296,11 +303,7 @@ class _GRUScan(torch.autograd.Function):
         dgss, dgns = dG[..., :2 * H].unbind(1), dG[..., 2 * H:].unbind(1)
         dxs = None if before else dX.unbind(1)
         for t in range(T - 1, -1, -1):
-            if dS is not None:
-                dh = dh + dS[:, t]
-            m = masks.get(t)
-            if m is not None:
-                dh = torch.addcmul(dh, dlast, m)
+            dh = _from_outputs(dh, dS, t, masks, dlast)
             s, n, h = ss[t], ns[t], hs[t]
             r, z = s[..., :H], s[..., H:]
             hz = dh * z                                   # through the z * h_{t-1} path

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from idl_helpers.models.dan import DAN, REPORT_HIDDEN, StackedDAN, masked_mean
-from idl_helpers.training.train import History
+from idl_helpers.training.train import History, members_at
 
 
 def sweep(configs, *, embeddings, train, val, test, epochs: int, batch_size: int, lr: float,
@@ -109,7 +109,7 @@ def fit_dans(model: StackedDAN, train, val, *, seeds: Sequence[int], epochs: int
     from tqdm.std import tqdm
 
     from idl_helpers.training.metrics import classification_metrics
-    from idl_helpers.training.train import History
+    from idl_helpers.training.train import History, members_at
 
     K = model.K
     seeds = list(seeds)
@@ -209,26 +209,12 @@ def fit_dans(model: StackedDAN, train, val, *, seeds: Sequence[int], epochs: int
         t_logits = logits_of(avg_te)
         final_proba = [torch.softmax(t_logits[k], -1)[:, 1].cpu().numpy() for k in range(K)]
         if not test_every_epoch and any(s is not None for s in best_state):
-            with torch.no_grad():
-                saved = {nm: p.detach().clone() for nm, p in model.stacked().items()}
-                for k in range(K):
-                    if best_state[k] is not None:
-                        for nm, p in model.stacked().items():
-                            p[k].copy_(best_state[k][nm])
+            with members_at(model, best_state):
                 sel = logits_of(avg_te)
                 best_proba = [torch.softmax(sel[k], -1)[:, 1].cpu().numpy() for k in range(K)]
-                for nm, p in model.stacked().items():
-                    p.copy_(saved[nm])
     final_models = [model.member(k) for k in range(K)]
-    with torch.no_grad():
-        saved = {nm: p.detach().clone() for nm, p in model.stacked().items()}
-        for k in range(K):
-            if best_state[k] is not None:
-                for nm, p in model.stacked().items():
-                    p[k].copy_(best_state[k][nm])
+    with members_at(model, best_state):
         selected_models = [model.member(k) for k in range(K)]
-        for nm, p in model.stacked().items():
-            p.copy_(saved[nm])
     y_np = y_te.cpu().numpy() if test is not None else None
     runs = []
     for k in range(K):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,25 @@ from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in sa
 
 from idl_helpers.training.metrics import classification_metrics
 from idl_helpers.models.recurrent import Workspace, reuse_buffers
+
+
+@contextmanager
+def members_at(model, states):
+    """Within the block, member ``k`` of a stacked model (one with ``stacked()``) holds the
+    parameters ``states[k]`` (members whose state is ``None`` keep theirs); afterwards every
+    member is back where it was. Used to evaluate or copy out each run's chosen epoch."""
+    with torch.no_grad():
+        params = model.stacked()
+        saved = {nm: p.detach().clone() for nm, p in params.items()}
+        for k, state in enumerate(states):
+            if state is not None:
+                for nm, p in params.items():
+                    p[k].copy_(state[nm])
+        try:
+            yield model
+        finally:
+            for nm, p in params.items():
+                p.copy_(saved[nm])
 
 
 class Diverged(RuntimeError):
@@ -336,16 +356,8 @@ def fit_stacked(model: nn.Module, train, test, *, seeds, epochs: int, batch_size
     selected = [None] * K
     if keep_best and any(alive[k] and best_state[k] is not None and hists[k].best_epoch != len(hists[k].epochs)
                          for k in range(K)):
-        with torch.no_grad():
-            saved = {nm: p.detach().clone() for nm, p in model.stacked().items()}
-            for k in range(K):
-                if best_state[k] is not None:
-                    for nm, p in model.stacked().items():
-                        p[k].copy_(best_state[k][nm])
-            with reuse_buffers(ws):
-                selected = _stacked_eval(model, final, eval_batch_size)
-            for nm, p in model.stacked().items():
-                p.copy_(saved[nm])
+        with members_at(model, best_state), reuse_buffers(ws):
+            selected = _stacked_eval(model, final, eval_batch_size)
     results = []
     for k in range(K):
         h = hists[k]
