@@ -86,3 +86,16 @@ def test_glue_key_has_no_colon():
     assert T.glue_key("I.P2", "test accuracy | best mlp") == "I.P2-test-accuracy-best-mlp"
     assert ":" not in T.glue_key("I.T1.3", "first-layer gradient norm at depth 50: sigmoid")
     assert repr(T.Text("0.789")) == "0.789"
+
+
+def test_snake_case_headers_are_shown_as_words():
+    import pandas as pd
+    from idl_helpers.core import tables as T
+
+    df = pd.DataFrame({"act": ["relu"], "val_acc": [0.71], "roc_auc": [0.8], "median_ms": [22.5], "dev perplexity": [143.9]})
+    t = T.show(df, colours={"val_acc": lambda s: "color: red"})
+    assert list(t.frame.columns) == ["act", "validation accuracy", "ROC AUC", "median (ms)", "dev perplexity"]
+    assert "color: red" in t.html and "val_acc" not in t.html
+    # two names that would read the same are left as they are rather than merged
+    both = T.show(pd.DataFrame({"val_acc": [1], "validation_accuracy": [2]}))
+    assert list(both.frame.columns) == ["val_acc", "validation_accuracy"]

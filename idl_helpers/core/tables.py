@@ -138,6 +138,24 @@ def format_column(values: Sequence, name: str = "") -> list[str]:
     return [fmt(v, decimals=d, signed=signed, plain_int=plain) for v in values]
 
 
+#: whole snake_case names a reader should see otherwise
+_HEADERS = {"roc_auc": "ROC AUC", "f1": "F1", "ratio_vs_nn_gru": "ratio to nn.GRU", "time_s": "time (s)"}
+#: the words inside snake_case names
+_WORDS = {"acc": "accuracy", "val": "validation", "ms": "(ms)", "s": "(s)", "auc": "AUC", "roc": "ROC",
+          "f1": "F1", "ppl": "perplexity", "lr": "learning rate", "std": "sd", "n": "number of"}
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+
+
+def readable_header(name: str) -> str:
+    """A column name as a reader wants to see it: ``test_acc`` → "test accuracy", ``median_ms`` →
+    "median (ms)", ``roc_auc`` → "ROC AUC". Names that are not snake_case are kept as they are."""
+    if name in _HEADERS:
+        return _HEADERS[name]
+    if not _SNAKE.match(name):
+        return name
+    return " ".join(_WORDS.get(w, w) for w in name.split("_"))
+
+
 def _flat_name(c) -> str:
     if isinstance(c, tuple):
         return " · ".join(str(x) for x in c if str(x) != "")
@@ -220,6 +238,11 @@ def show(df: pd.DataFrame | pd.Series, *, caption: str = "", context: Sequence[s
     not escaped; ``note`` is a line under the table.
     """
     frame, stated = prepare(df, context=context, index=index, index_name=index_name)
+    shown = {c: readable_header(c) for c in frame.columns}
+    if len(set(shown.values())) == len(shown):              # never merge two columns into one name
+        frame = frame.rename(columns=shown)
+        colours = {shown.get(c, c): fn for c, fn in (colours or {}).items()}
+        html_columns = [shown.get(c, c) for c in html_columns]
     head = []
     if caption:
         head.append(f'<p class="idl-table-caption"><strong>{html.escape(caption)}</strong></p>')

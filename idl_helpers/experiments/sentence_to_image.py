@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
+from idl_helpers.core import tables
 from idl_helpers.models import text_to_image as T
 from idl_helpers.models.architectures import n_params
 from idl_helpers.theory.derive import max_error, within
@@ -141,10 +142,10 @@ def cost_and_check(rec, cfg, a: Attention, pipeline: Pipeline) -> None:
     decomposes = max_error(sum_over_positions, scores)           # inf if any score is NaN/inf
     hungarian = T.permutation_index(T.best_by_assignment(S))[:, 0]
     agree = float((hungarian == scores[:, 0].argmax(-1)).float().mean())
-    cost = pd.DataFrame([dict(quadrants=k, orderings=math.factorial(k),
-                              key_value_floats=math.factorial(k) * k * 64,
-                              assignment_scores=k * k) for k in (4, 9, 16)])
-    display(cost.style.format("{:,}"))
+    cost = pd.DataFrame([{"quadrants": k, "orderings": math.factorial(k),
+                          "key/value floats": math.factorial(k) * k * 64,
+                          "assignment scores": k * k} for k in (4, 9, 16)])
+    display(tables.show(cost))
     print(f"max |score(π) − Σ_i S[i, π(i)]| = {decomposes:.1e}; Hungarian on 4×4 scores == argmax over "
           "24 orderings "
           f"on {agree:.1%} of {cfg.eval_scenes:,} scenes")

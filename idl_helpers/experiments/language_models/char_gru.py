@@ -16,6 +16,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from idl_helpers.core import tables
+
 
 CHAR_PROFILES = dict(smoke=dict(iterations=40, eval_every=20, eval_chars=4_000, sample_len=120,
                                 ext=dict(hidden=100, layers=1, batch_size=8, iterations=20, lr=0.005)),
@@ -82,12 +84,13 @@ class CharPage:
         train_chars = set(self.train_text)
         char_oov = float(np.mean([c not in train_chars for c in self.held_text]))
         comparison = pd.DataFrame({
-            "characters": [len(vocab), len(train), char_oov, len(vocab) * HIDDEN],
-            "words": [len(word_counts), len(train_words), oov_full, len(word_counts) * HIDDEN],
-            "words (top 2,000)": [2001, len(train_words), oov_2k, 2001 * HIDDEN],
-        }, index=["vocabulary size (train)", "sequence length of the train text (steps)",
-                  "held-out tokens outside the vocabulary", "output-layer weights with 100 hidden units"])
-        display(comparison.style.format("{:,.4g}"))
+            "vocabulary size (train)": [len(vocab), len(word_counts), 2001],
+            "train text length (steps)": [len(train), len(train_words), len(train_words)],
+            "held-out tokens outside the vocabulary": [char_oov, oov_full, oov_2k],
+            f"output-layer weights ({HIDDEN} hidden units)": [len(vocab) * HIDDEN, len(word_counts) * HIDDEN,
+                                                              2001 * HIDDEN],
+        }, index=pd.Index(["characters", "words", "words (top 2,000)"], name="tokens"))
+        display(tables.show(comparison))
         print(f"{len(train) / len(train_words):.2f} characters per word step · {len(unseen_types):,} "
               "held-out word types never "
               f"seen in training, e.g. {', '.join(unseen_types[:12])}")
