@@ -129,3 +129,31 @@ def test_records_use_the_pages_question_ids_and_ladder_metric_names():
              "seeds": [0, 1, 2]}
     prose = cl.summary(verdicts, cl.claims(acc), notes)
     assert set(prose) == {"ladder_verdicts", "ladder_verdicts_measured", "ladder_claims", "ladder_sizes"}
+
+
+def test_every_claim_compares_models_the_ladder_trains_and_claim_models_get_no_verdict():
+    keys = {m.key for m in cl.MODELS} | {m.key for m in cl.CLAIM_MODELS}
+    assert len(keys) == len(cl.MODELS) + len(cl.CLAIM_MODELS)
+    for q, _, a, b in cl.CLAIMS:
+        assert a in keys and b in keys
+        other = next((m for m in cl.CLAIM_MODELS if m.key in (a, b)), None)
+        assert other is None or other.question == q
+    rnn128 = next(m for m in cl.CLAIM_MODELS if m.key == "rnn128")
+    assert (rnn128.cell, rnn128.act, rnn128.hidden) == ("rnn", "relu", 128)
+    # rows and verdicts are the five headline models only, even when claim models have numbers
+    base = {0: 0.70, 1: 0.72, 2: 0.74}
+    acc = {m.key: {r.key: dict(base) for r in cl.RUNGS if r.measured or m in cl.MODELS}
+           for m in cl.MODELS + cl.CLAIM_MODELS}
+    assert {r["model"] for r in cl.ladder_rows(acc)} == {m.label for m in cl.MODELS}
+    assert set(cl.verdicts(acc)) == {m.key for m in cl.MODELS}
+    assert len({c["claim"] for c in cl.claims(acc)}) == len(cl.CLAIMS)
+
+
+def test_summary_says_which_claims_change_verdict_with_the_pipeline():
+    hi, lo = {0: 0.80, 1: 0.82, 2: 0.81}, {0: 0.70, 1: 0.71, 2: 0.73}
+    acc = {"gru": {r.key: hi for r in cl.RUNGS if r.measured},
+           "rnn": {r.key: (lo if r.key in ("ours", "window") else hi) for r in cl.RUNGS if r.measured}}
+    notes = {"ours": {"train": 1, "validation": 1, "test": 1}, "course": {"train": 1, "held-out": 1, "report test": 1},
+             "seeds": [0, 1, 2]}
+    text = cl.summary({}, cl.claims(acc), notes, models=())["ladder_claims"]
+    assert "0 of 1 claims keep one verdict" in text and "changes with the pipeline for: GRU beats RNN (ReLU, 64)" in text
