@@ -8,7 +8,7 @@ JOBS     ?= 1
 PY       := $(VENV)/bin/python
 # pytest workers for `make test`: one per core, at most 8 (each test may start a kernel or two)
 TEST_WORKERS ?= $(shell n=$$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
-PYTEST   := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST   := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 STAMP    := $(VENV)/.installed
 
 # The local data directory: $IDL_DATA_DIR if set, else ../shared/data when it exists.

@@ -158,3 +158,43 @@ def test_every_page_is_a_short_narrative():
     assert too_long == {}, f"pages over {MAX_CODE_LINES} code lines (move the code into idl_helpers.experiments): {too_long}"
     slimmed = [n for n in NOT_YET_SLIM if counts.get(n, 0) <= MAX_CODE_LINES]
     assert slimmed == [], f"{slimmed} are short now: remove them from NOT_YET_SLIM"
+
+
+_MODULE_REF = __import__("re").compile(r"\b(idl_(?:helpers|book)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def _defines(source: str, name: str) -> bool:
+    """Whether a module's source defines or imports ``name`` at its top level."""
+    import re
+    n = re.escape(name)
+    return bool(re.search(rf"^(?:def|class) {n}\b|^{n}\s*[:=]|^(?:from \S+ )?import .*\b{n}\b", source, re.M))
+
+
+def _dangling(text: str) -> set[str]:
+    """The dotted ``idl_helpers.…``/``idl_book.…`` names in ``text`` that are neither a module nor a
+    name defined in one (a module that moved leaves its old name behind in the prose)."""
+    out = set()
+    for name in set(_MODULE_REF.findall(text)):
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            base = ROOT.joinpath(*parts[:cut])
+            src = base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py"
+            if src.exists():
+                if cut < len(parts) and (len(parts) - cut > 1 or not _defines(src.read_text(), parts[cut])):
+                    out.add(name)
+                break
+        else:
+            out.add(name)
+    return out
+
+
+def test_the_docs_name_only_modules_that_exist():
+    docs = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
+    missing = {f"{p.relative_to(ROOT)}: {n}" for p in docs for n in _dangling(p.read_text())}
+    assert not missing, f"the docs name modules that do not exist (moved?): {sorted(missing)}"
+
+
+def test_a_moved_module_named_in_the_docs_is_caught():
+    assert _dangling("see `idl_helpers.sweep` and `idl_helpers.training.sweep`") == {"idl_helpers.sweep"}
+    assert _dangling("`idl_helpers.core.parallel.run` and `idl_helpers.core.parallel.nothing_here`") == {
+        "idl_helpers.core.parallel.nothing_here"}
