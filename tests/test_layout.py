@@ -4,6 +4,7 @@ module imports itself back through others (an import cycle)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -160,12 +161,11 @@ def test_every_page_is_a_short_narrative():
     assert slimmed == [], f"{slimmed} are short now: remove them from NOT_YET_SLIM"
 
 
-_MODULE_REF = __import__("re").compile(r"\b(idl_(?:helpers|book)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_MODULE_REF = re.compile(r"\b(idl_(?:helpers|book)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def _defines(source: str, name: str) -> bool:
     """Whether a module's source defines or imports ``name`` at its top level."""
-    import re
     n = re.escape(name)
     return bool(re.search(rf"^(?:def|class) {n}\b|^{n}\s*[:=]|^(?:from \S+ )?import .*\b{n}\b", source, re.M))
 

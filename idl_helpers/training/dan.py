@@ -109,7 +109,6 @@ def fit_dans(model: StackedDAN, train, val, *, seeds: Sequence[int], epochs: int
     from tqdm.std import tqdm
 
     from idl_helpers.training.metrics import classification_metrics
-    from idl_helpers.training.train import History, members_at
 
     K = model.K
     seeds = list(seeds)
