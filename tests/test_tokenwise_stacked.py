@@ -94,3 +94,27 @@ def test_shared_dropout_rate_keeps_its_share_and_scales():
     kept = out > 0
     assert abs(float(kept.float().mean()) - 0.9) < 0.01
     assert torch.allclose(out[kept], torch.tensor(1 / 0.9))
+
+
+def test_a_stack_computes_the_same_numbers_after_other_draws_and_in_a_worker(emb):
+    """Dropout on: a stack draws its masks from a stream of its own (seeded by its first seed), so it gives
+    the same numbers whatever was drawn before it and in a worker process — the I.P2–I.P4 pages train
+    their stacks side by side on two workers, or one after another on one, with the same numbers."""
+    from idl_helpers.core import parallel
+    from idl_helpers.data.imdb_glove import Split
+    from idl_helpers.training.tokenwise import fit_stack
+
+    ids, lengths = batch([L] * 48 + [4] * 16, seed=3)
+    y = (ids[:, 0] % 2).long()
+    n = len(y)
+    split = Split(ids.numpy(), lengths.numpy(), y.numpy(), np.arange(n), np.zeros(n), [""] * n)
+    specs = [(tw.MeanMLP, emb, s, dict(layers=3, width=8, dropout=0.3)) for s in (0, 1)]
+    job = (specs, split, split, split, [0, 1], 2, 16, 1e-2, "cpu", "", False)
+
+    def numbers(res):
+        return [(r["proba"].tolist(), r["fit"].history.epochs[-1]["train_loss"]) for r in res]
+
+    first = numbers(fit_stack(*job))
+    torch.rand(1000)                               # what another stack's dropout would have drawn
+    assert numbers(fit_stack(*job)) == first
+    assert numbers(parallel.start(fit_stack, *job, workers=2).result()) == first

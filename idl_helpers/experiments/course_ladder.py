@@ -148,7 +148,7 @@ PROFILES = dict(
     smoke=dict(n_train=320, n_test=256, val_fraction=0.2, n_course_train=320, n_holdout=256, n_report=128,
                epochs=1, n_seeds=3, workers=1, trend_dims=(25,)),
     quick=dict(n_train=2_500, n_test=4_000, val_fraction=0.1, n_course_train=4_000, n_holdout=2_000, n_report=500,
-               epochs=3, n_seeds=3, workers=1, trend_dims=(25,)),
+               epochs=3, n_seeds=3, workers=0, trend_dims=(25,)),
     full=dict(n_train=None, n_test=None, val_fraction=0.1, n_course_train=None, n_holdout=5_000, n_report=500,
               epochs=15, n_seeds=3, workers=0, trend_dims=(25,)),
 )

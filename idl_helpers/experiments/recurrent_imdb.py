@@ -61,7 +61,7 @@ def _profiles(**per_profile) -> dict:
 P1A_PROFILES = _profiles(
     smoke=dict(n_train=320, n_test=256, epochs=1, n_seeds=1, relu_seeds=2, clip_acts=("relu",), orth_acts=("relu",),
                hiddens=(110,), torch_acts=("relu",), pca_dims=(10,), probe_epochs=2, workers=1, bootstrap=200),
-    quick=dict(n_train=None, n_test=None, epochs=5, n_seeds=2, relu_seeds=3, clip_acts=("tanh", "relu"), orth_acts=(),
+    quick=dict(n_train=10_000, n_test=None, epochs=5, n_seeds=2, relu_seeds=3, clip_acts=("tanh", "relu"), orth_acts=(),
                hiddens=(110,), torch_acts=("relu",), pca_dims=(10, 25), probe_epochs=15, workers=0, bootstrap=2000),
     full=dict(n_train=None, n_test=None, epochs=15, n_seeds=3, relu_seeds=6, clip_acts=ACTS, orth_acts=ACTS,
               hiddens=(60, 70, 80, 90, 100, 110), torch_acts=("tanh", "relu"), pca_dims=(10, 25), probe_epochs=None,

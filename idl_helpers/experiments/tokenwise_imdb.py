@@ -26,7 +26,7 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from idl_helpers.core import reports, results
+from idl_helpers.core import parallel, reports, results
 from idl_helpers.analysis import attribution
 from idl_helpers.analysis import stats as S
 from idl_helpers.models import tokenwise as tw
@@ -38,7 +38,7 @@ from idl_helpers.training.metrics import bootstrap_accuracy
 from idl_helpers.analysis.plots import plot_confusion, plot_histories
 from idl_helpers.core.profiles import settings
 from idl_helpers.models.tokenwise_stacked import build
-from idl_helpers.training.tokenwise import fit_members
+from idl_helpers.training.tokenwise import fit_members, fit_stack
 
 # ----------------------------------------------------------------------------- shared settings
 
@@ -102,6 +102,7 @@ class _Page:
         self.ctx, self.rec, self.seed = ctx, ctx.recorder, ctx.seed
         self.cfg = settings(ctx.profile, **self.profiles)
         self.SEEDS = [self.seed + i for i in range(self.cfg.n_seeds)]
+        self.workers = parallel.default_workers(ctx.device)    # speed only: a stack's numbers never depend on it
 
     def load_data(self):
         """IMDB at :data:`MAX_LEN` tokens with fixed GloVe rows; a stratified validation split held out of training."""
@@ -122,6 +123,13 @@ class _Page:
         cfg = self.cfg
         return fit_members(members, train, self.val_split, self.data.test, seeds=seeds, epochs=epochs,
                            batch_size=cfg.batch_size, lr=cfg.lr, device=self.ctx.device, desc=desc)
+
+    def _stack_job(self, specs, train, seeds, epochs, desc) -> tuple:
+        """One stack as the arguments of :func:`~idl_helpers.training.tokenwise.fit_stack` (plain data, so that
+        it can train in a worker process while the page goes on)."""
+        cfg = self.cfg
+        return (specs, train, self.val_split, self.data.test, list(seeds), epochs, cfg.batch_size, cfg.lr,
+                self.ctx.device, desc, self.workers < 2)
 
     def _record_tests(self, runs, suffix, wt, extra):
         """Seed means of test accuracy, F1 and ROC AUC over the healthy ``runs`` (``"diverged"`` when none is)."""
@@ -184,18 +192,29 @@ class _Page:
         plot_confusion(m["confusion"], ax=axes[1], title=f"first seed, {m['n']:,} test reviews")
         plt.tight_layout(); plt.show()
 
-    def pca_probe(self, kind, setting="", **model_kw):
-        """The model on GloVe projected to :data:`PCA_DIMS` and on GloVe itself, one seed, a balanced subset.
-
-        ``setting`` names the model in the metric (I.P2: ``"best mlp"``; the other pages: none)."""
-        cfg, data, seed, rec, QID = self.cfg, self.data, self.seed, self.rec, self.QID
+    def start_pca_probe(self, kind, background: bool = True, **model_kw):
+        """Start the PCA probe's stack: in a worker process beside the page (``background`` and two
+        workers), else here and now. :meth:`pca_probe` collects it."""
+        cfg, data, seed = self.cfg, self.data, self.seed
         pca = ta.pca_tables(data.embeddings, cfg.pca_dims, rows=data.in_glove)
         pca[GLOVE_DIM] = data.embeddings
         self.pca_train = pca_train = self.train_split.subset(balanced_subset(self.train_split.labels,
                                                                              cfg.pca_n_train, seed))
         self.dims = dims = sorted(pca)
-        pca_runs = self._fit([build(kind, pca[d], seed, **model_kw) for d in dims], pca_train, [seed] * len(dims),
-                             cfg.pca_epochs, "GloVe PCA")
+        job = self._stack_job([(kind, pca[d], seed, model_kw) for d in dims], pca_train, [seed] * len(dims),
+                              cfg.pca_epochs, "GloVe PCA")
+        self._pca_job = parallel.start(fit_stack, *job, workers=self.workers if background else 1)
+
+    def pca_probe(self, kind, setting="", **model_kw):
+        """The model on GloVe projected to :data:`PCA_DIMS` and on GloVe itself, one seed, a balanced subset
+        (started by :meth:`start_pca_probe`, or now).
+
+        ``setting`` names the model in the metric (I.P2: ``"best mlp"``; the other pages: none)."""
+        cfg, rec, QID = self.cfg, self.rec, self.QID
+        if getattr(self, "_pca_job", None) is None:
+            self.start_pca_probe(kind, background=False, **model_kw)
+        pca_runs, self._pca_job = self._pca_job.result(), None
+        dims, pca_train = self.dims, self.pca_train
         acc_by_dim = {d: [ta._acc(r)] for d, r in zip(dims, pca_runs)}
         for d in dims:
             rec.add(QID, f"test accuracy | GloVe PCA {d}-d probe" + (f", {setting}" if setting else ""), acc_by_dim[d][0],
@@ -286,15 +305,18 @@ class MLPPage(_Page):
                        max_abs_difference=err)
 
     def _train_group(self, items):
-        """Train (config, seed) pairs side by side, one stack per shape (layers, width)."""
+        """Train (config, seed) pairs side by side, one stack per shape (layers, width); the stacks on the
+        page's worker processes, the costliest (members × layers × width) first."""
         shapes = {}
         for key, s in items:
             shapes.setdefault(key[:2], []).append((key, s))
-        for (layers, width), group in shapes.items():
-            members = [build(tw.MeanMLP, self.data.embeddings, s, layers=l, width=w, dropout=p)
-                       for (l, w, p), s in group]
-            res = self._fit(members, self.train_split, [s for _, s in group], self.cfg.epochs,
-                            f"MLP {layers}x{width}")
+        stacks = list(shapes.items())
+        jobs = [self._stack_job([(tw.MeanMLP, self.data.embeddings, s, dict(layers=l, width=w, dropout=p))
+                                 for (l, w, p), s in group], self.train_split, [s for _, s in group],
+                                self.cfg.epochs, f"MLP {layers}x{width}") for (layers, width), group in stacks]
+        cost = [len(group) * layers * width for (layers, width), group in stacks]
+        for ((_, group), res) in zip(stacks, parallel.run(fit_stack, jobs, workers=self.workers, cost=cost,
+                                                           label="MLP stack")):
             for (key, s), r in zip(group, res):
                 self.runs.setdefault(key, {})[s] = r
 
@@ -433,6 +455,7 @@ class WeightedSumPage(_Page):
                        max_abs_difference=err)
 
     def train(self):
+        self.start_pca_probe(tw.WeightedSumMLP, **MLP)          # trains beside the seeds; collected in why()
         self.train_seeds(tw.WeightedSumMLP, "weighted sum", "weighted sum", **MLP)
 
     def why(self):
@@ -530,6 +553,7 @@ class AttentionPage(_Page):
 
     def train(self):
         cfg = self.cfg
+        self.start_ablation()                                   # trains beside the seeds; collected in ablation()
         self.train_seeds(tw.RestrictedAttentionMLP, f"attention k={cfg.k}", "restricted attention", k=cfg.k, **MLP)
 
     def attention_figure(self):
@@ -546,16 +570,27 @@ class AttentionPage(_Page):
         if len(very):
             print("'very' in the report's positive sentence:", very["scores"].iloc[0])
 
-    def ablation(self):
-        """One seed per window k (same parameters, only the mask changes) and the k-model on PCA inputs, one stack."""
-        cfg, data, seed, rec, QID = self.cfg, self.data, self.seed, self.rec, self.QID
+    def start_ablation(self, background: bool = True):
+        """Start the ablation's stack (one seed per window k, and the k-model on PCA inputs): in a worker
+        process beside the page (``background`` and two workers), else here and now."""
+        cfg, data, seed = self.cfg, self.data, self.seed
         self.abl_train = abl_train = self.train_split.subset(balanced_subset(self.train_split.labels,
                                                                              cfg.ablation_n_train, seed))
         pca = ta.pca_tables(data.embeddings, cfg.pca_dims, rows=data.in_glove)
-        specs = [(k, GLOVE_DIM, data.embeddings) for k in cfg.ablation_ks] + [(cfg.k, d, pca[d]) for d in cfg.pca_dims]
-        abl_runs = self._fit([build(tw.RestrictedAttentionMLP, e, seed, k=k, **MLP)
-                              for k, _, e in specs], abl_train, [seed] * len(specs), cfg.ablation_epochs,
-                             "window ablation")
+        self.abl_specs = specs = ([(k, GLOVE_DIM, data.embeddings) for k in cfg.ablation_ks]
+                                  + [(cfg.k, d, pca[d]) for d in cfg.pca_dims])
+        job = self._stack_job([(tw.RestrictedAttentionMLP, e, seed, dict(k=k, **MLP)) for k, _, e in specs],
+                              abl_train, [seed] * len(specs), cfg.ablation_epochs, "window ablation")
+        self._abl_job = parallel.start(fit_stack, *job, workers=self.workers if background else 1)
+
+    def ablation(self):
+        """One seed per window k (same parameters, only the mask changes) and the k-model on PCA inputs, one stack
+        (started by :meth:`start_ablation`, or now)."""
+        cfg, rec, QID = self.cfg, self.rec, self.QID
+        if getattr(self, "_abl_job", None) is None:
+            self.start_ablation(background=False)
+        abl_runs, self._abl_job = self._abl_job.result(), None
+        abl_train, specs = self.abl_train, self.abl_specs
         self.ablation_runs = ablation = {k: r for (k, d, _), r in zip(specs, abl_runs) if d == GLOVE_DIM}
         self.probe_by_dim = {d: [ta._acc(r)] for (k, d, _), r in zip(specs, abl_runs) if k == cfg.k}
         abl = []

@@ -26,7 +26,7 @@ COURSE_SEED = 9265            # the course's np.random.seed
 ATTRIBUTION_GRID = dict(
     smoke=dict(base_iterations=500, eval_every=250, lengths=(2,), schedules=(1,), lrs=(1.0,),
                inits=(0.1,), specials=("zero",), hiddens=(100,), seeds=(1,)),
-    quick=dict(base_iterations=40_000, eval_every=2000, lengths=(2,), schedules=(), lrs=(1.0, 3.0),
+    quick=dict(base_iterations=40_000, eval_every=2000, lengths=(), schedules=(), lrs=(3.0,),
                inits=(0.1,), specials=("zero",), hiddens=(), seeds=()),
     full=dict(base_iterations=40_000, eval_every=2000, lengths=(2, 4), schedules=(1, 4),
               lrs=(0.1, 1.0, 3.0, 10.0), inits=(0.01, 0.1, 0.3),

@@ -21,8 +21,8 @@ from idl_helpers.core import tables
 
 CHAR_PROFILES = dict(smoke=dict(iterations=40, eval_every=20, eval_chars=4_000, sample_len=120,
                                 ext=dict(hidden=100, layers=1, batch_size=8, iterations=20, lr=0.005)),
-                     quick=dict(iterations=2_000, eval_every=100, eval_chars=40_000, sample_len=400,
-                                ext=dict(hidden=100, layers=1, batch_size=8, iterations=500, lr=0.005)),
+                     quick=dict(iterations=1_000, eval_every=100, eval_chars=40_000, sample_len=400,
+                                ext=dict(hidden=100, layers=1, batch_size=8, iterations=250, lr=0.005)),
                      full=dict(iterations=2_000, eval_every=50, eval_chars=None, sample_len=600,
                                ext=dict(hidden=256, layers=2, batch_size=16, iterations=1_000, lr=0.002)))
 CHUNK, HIDDEN, LR, HELD_OUT = 400, 100, 0.005, 0.1
