@@ -152,7 +152,7 @@ def test_every_page_says_which_profile_and_settings_it_shows():
     table = settings_table(dict(per, full=dict(per["full"], probe=None, acts={"tanh": 3}, grid=tuple(range(20, 120, 10)),
                                                n_train=25_000)) | {p: dict(per[p], probe=2, acts={"tanh": 1},
                                                grid=(20,)) for p in ("smoke", "quick")})
-    assert "| epochs | 1 | 5 | 15 |" in table and "| n train | 256 | all | 25,000 |" in table
+    assert "| epochs | 1 | 5 | 15 |" in table and "| training examples | 256 | all | 25,000 |" in table
     assert "| probe | 2 | 2 | off |" in table and "| acts | tanh 1 | tanh 1 | tanh 3 |" in table
     assert "| grid | 20 | 20 | 10 values, 20 … 110 |" in table and "None" not in table and "lr" not in table
     same = {p: dict(lr=1e-3) for p in ("smoke", "quick", "full")}

@@ -17,6 +17,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from idl_helpers.core.tables import readable_header
+
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 
 
@@ -60,14 +62,15 @@ def settings(profile: str, **per_profile: dict[str, Any]) -> SimpleNamespace:
 
 #: how many departures from ``full`` the sentence names; the folded table has them all
 SAID = 4
-_COUNTS = ("n_", "_sentences", "_chars", "_reviews")
+#: a setting whose name starts or ends so counts things: ``None`` means "all" of them (else "off")
+COUNT_PREFIX, COUNT_SUFFIXES = "n_", ("_sentences", "_chars", "_reviews")
 
 
 def show_value(key: str, v: Any) -> str:
     """A setting's value as a reader wants it: ``None`` as "all" (a count) or "off", thousands
     separated, a long grid shortened, a per-case dict as ``tanh 3, relu 3``."""
     if v is None:
-        return "all" if key.startswith(_COUNTS[0]) or key.endswith(_COUNTS[1:]) else "off"
+        return "all" if key.startswith(COUNT_PREFIX) or key.endswith(COUNT_SUFFIXES) else "off"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int):
@@ -97,7 +100,8 @@ def settings_sentence(profile: str, per_profile: dict[str, dict[str, Any]]) -> s
     if profile == "full":
         return "This page shows the `full` run (the reports' settings)."
     diff = [k for k in varying if repr(per_profile[profile][k]) != repr(per_profile["full"][k])]
-    said = "; ".join(f"{k} {show_value(k, per_profile[profile][k])} (full: {show_value(k, per_profile['full'][k])})"
+    said = "; ".join(f"{readable_header(k)} {show_value(k, per_profile[profile][k])} "
+                     f"(full: {show_value(k, per_profile['full'][k])})"
                      for k in diff[:SAID])
     more = f"; and {len(diff) - SAID} more (the table below)" if len(diff) > SAID else ""
     return f"This page shows the `{profile}` run, smaller than the reports' settings (`full`): {said}{more}."
@@ -106,7 +110,7 @@ def settings_sentence(profile: str, per_profile: dict[str, dict[str, Any]]) -> s
 def settings_table(per_profile: dict[str, dict[str, Any]]) -> str:
     """The settings that depend on the profile, one row each, as a Markdown table."""
     rows = ["| setting | " + " | ".join(PROFILES) + " |", "|---|" + "---|" * len(PROFILES)]
-    rows += [f"| {k.replace('_', ' ')} | " + " | ".join(show_value(k, per_profile[p][k]) for p in PROFILES) + " |"
+    rows += [f"| {readable_header(k)} | " + " | ".join(show_value(k, per_profile[p][k]) for p in PROFILES) + " |"
              for k in _varying(per_profile)]
     return "\n".join(rows)
 

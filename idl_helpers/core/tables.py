@@ -139,7 +139,10 @@ def format_column(values: Sequence, name: str = "") -> list[str]:
 
 
 #: whole snake_case names a reader should see otherwise
-_HEADERS = {"roc_auc": "ROC AUC", "f1": "F1", "ratio_vs_nn_gru": "ratio to nn.GRU", "time_s": "time (s)"}
+_HEADERS = {"roc_auc": "ROC AUC", "f1": "F1", "ratio_vs_nn_gru": "ratio to nn.GRU", "time_s": "time (s)",
+            "n_train": "training examples", "n_test": "test examples", "n_seeds": "seeds",
+            "n_holdout": "held-out examples", "n_course_train": "course training examples",
+            "n_report": "report-size test set"}
 #: the words inside snake_case names
 _WORDS = {"acc": "accuracy", "val": "validation", "ms": "(ms)", "s": "(s)", "auc": "AUC", "roc": "ROC",
           "f1": "F1", "ppl": "perplexity", "lr": "learning rate", "std": "sd", "n": "number of"}
@@ -215,7 +218,7 @@ class Table:
         return self.html
 
     def context_line(self) -> str:
-        return " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.stated.items())
+        return " · ".join(f"{readable_header(k)}: {v}" for k, v in self.stated.items())
 
     def __repr__(self) -> str:
         parts = [p for p in (self.caption, self.context_line()) if p]
@@ -246,7 +249,7 @@ def show(df: pd.DataFrame | pd.Series, *, caption: str = "", context: Sequence[s
     head = []
     if caption:
         head.append(f'<p class="idl-table-caption"><strong>{html.escape(caption)}</strong></p>')
-    line = " · ".join(f"{html.escape(k.replace('_', ' '))}: {html.escape(v)}" for k, v in stated.items())
+    line = " · ".join(f"{html.escape(readable_header(k))}: {html.escape(v)}" for k, v in stated.items())
     if line:
         head.append(f'<p class="idl-table-context"><em>{line}</em></p>')
     if len(frame.columns) == 0:

@@ -28,14 +28,12 @@ at every epoch, never used to choose).
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from idl_helpers.models.stacking import Stacked
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "hardswish": nn.Hardswish, "tanh": nn.Tanh}
 
@@ -185,7 +183,7 @@ def masked_mean(embedding: nn.Embedding, ids: torch.Tensor, lengths: torch.Tenso
     return torch.cat(out)
 
 
-class StackedDAN(nn.Module):
+class StackedDAN(Stacked):
     """``K`` :class:`DAN` s with the same hidden widths as one model (weights ``(K, out, in)``).
 
     Members may differ in their activations and word dropout; they share the fixed embedding.
@@ -211,11 +209,7 @@ class StackedDAN(nn.Module):
             raise ValueError("StackedDAN trains the MLP only: the embeddings must be frozen")
         self.K = len(members)
         self.embedding = members[0].embedding
-        self.names = [n for n, _ in members[0].head.named_parameters()]
-        self.params = nn.ParameterDict({
-            n.replace(".", "__"): nn.Parameter(torch.stack([dict(m.head.named_parameters())[n].detach().clone()
-                                                            for m in members]))
-            for n in self.names})
+        self._stack([m.head for m in members], [n for n, _ in members[0].head.named_parameters()])
         self.n_layers = len(self.names) // 2
         self.activation_names = [list(m.activation_names) for m in members]
         self.word_dropout = [m.word_dropout for m in members]
@@ -244,9 +238,6 @@ class StackedDAN(nn.Module):
         """One stack of the members of ``stacks`` (in order), their generators included."""
         members = [s.member(k) for s in stacks for k in range(s.K)]
         return StackedDAN(members, [g for s in stacks for g in s.generators])
-
-    def stacked(self) -> dict[str, torch.Tensor]:
-        return {n: self.params[n.replace(".", "__")] for n in self.names}
 
     def member(self, k: int) -> DAN:
         """Member ``k`` as a standalone :class:`DAN` (a copy of its current weights)."""

@@ -42,6 +42,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from idl_helpers.models.stacking import Stacked
+
 ACTIVATIONS = ("none", "tanh", "sigmoid", "relu")
 INITS = ("uniform", "orthogonal")
 
@@ -559,6 +561,14 @@ def _orthogonal_recurrent_(cell: nn.Module) -> None:
             nn.init.orthogonal_(cell.W_h[i * H:(i + 1) * H])
 
 
+def _head(hidden_size: int, head_hidden: int | None, single_logit: bool) -> nn.Module:
+    """The classifier head on the last hidden state: Dense(head_hidden, ReLU) → one logit (or two), or
+    a single linear layer when ``head_hidden`` is None."""
+    n_out = 1 if single_logit else 2
+    return (nn.Linear(hidden_size, n_out) if head_hidden is None else
+            nn.Sequential(nn.Linear(hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, n_out)))
+
+
 def _classify(P: dict, ids, lengths, embedding, cfg: dict):
     """The classifier's forward for ``K`` members at once; ``P`` maps parameter names to
     (K, ...) tensors. ``ids`` (K or 1, B, T), ``lengths`` (K or 1, B). Returns logits (K, B, 2)."""
@@ -616,10 +626,8 @@ class RecurrentClassifier(nn.Module):
             self.rnn = GRU(d, hidden_size, act, reset=reset)
         else:
             raise ValueError(f"cell must be one of {tuple(CELLS)}")
-        n_out = 1 if single_logit else 2
         self.single_logit = single_logit
-        self.head = (nn.Linear(hidden_size, n_out) if head_hidden is None else
-                     nn.Sequential(nn.Linear(hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, n_out)))
+        self.head = _head(hidden_size, head_hidden, single_logit)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}")
         if init == "orthogonal":
@@ -633,7 +641,7 @@ class RecurrentClassifier(nn.Module):
         return _classify(P, ids.unsqueeze(0), lengths.unsqueeze(0), self.embedding, self.config)[0]
 
 
-class StackedRecurrentClassifier(nn.Module):
+class StackedRecurrentClassifier(Stacked):
     """``K`` :class:`RecurrentClassifier` s of one shape as one model, to be trained side by side.
 
     Every trainable parameter of the members is stacked along a new leading dimension (the
@@ -660,14 +668,8 @@ class StackedRecurrentClassifier(nn.Module):
         self.K = len(members)
         self.config = members[0].config
         self.embedding = members[0].embedding
-        self.names = [n for n, p in members[0].named_parameters() if p.requires_grad]
-        self.params = nn.ParameterDict({
-            n.replace(".", "__"): nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach() for m in members]))
-            for n in self.names})
+        self._stack(members, [n for n, p in members[0].named_parameters() if p.requires_grad])
         self._template = [members[0]]             # a list, so it is not registered as a submodule
-
-    def stacked(self) -> dict[str, torch.Tensor]:
-        return {n: self.params[n.replace(".", "__")] for n in self.names}
 
     def member_parameters(self, k: int) -> dict[str, torch.Tensor]:
         return {n: p[k] for n, p in self.stacked().items()}
@@ -707,10 +709,8 @@ class TorchRecurrentClassifier(nn.Module):
             self.rnn = nn.GRU(d, hidden_size)
         else:
             raise ValueError(f"cell must be one of {tuple(CELLS)}")
-        n_out = 1 if single_logit else 2
         self.single_logit = single_logit
-        self.head = (nn.Linear(hidden_size, n_out) if head_hidden is None else
-                     nn.Sequential(nn.Linear(hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, n_out)))
+        self.head = _head(hidden_size, head_hidden, single_logit)
         self.config = dict(cell=cell, hidden_size=hidden_size, act=act, head_hidden=head_hidden,
                            single_logit=single_logit, input_size=d, impl="torch")
 

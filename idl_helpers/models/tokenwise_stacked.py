@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from idl_helpers.models import tokenwise as tw
+from idl_helpers.models.stacking import Stacked
 
 
 def _linears(seq: nn.Sequential) -> list[str]:
@@ -46,7 +47,7 @@ def _dropout(h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return h * mask
 
 
-class StackedTokenwise(nn.Module):
+class StackedTokenwise(Stacked):
     """``K`` token-wise models (:class:`~idl_helpers.models.tokenwise.MeanMLP`,
     :class:`~idl_helpers.models.tokenwise.WeightedSumMLP` or
     :class:`~idl_helpers.models.tokenwise.RestrictedAttentionMLP`) of one kind and shape as one model.
@@ -74,11 +75,7 @@ class StackedTokenwise(nn.Module):
         self.K = len(members)
         self.kind = kind
         self.register_buffer("dropouts", torch.tensor([float(m.hparams["dropout"]) for m in members]))
-        self.names = list(shape)
-        self.params = nn.ParameterDict({
-            n.replace(".", "__"): nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach().clone()
-                                                            for m in members]))
-            for n in self.names})
+        self._stack(members, list(shape))
         first = members[0].embedding.weight
         self.shared_embedding = all(m.embedding.weight is first or torch.equal(m.embedding.weight, first)
                                     for m in members[1:])
@@ -93,9 +90,6 @@ class StackedTokenwise(nn.Module):
         self._members = members                  # a plain list: templates for member(), not submodules
 
     # -- parameters -------------------------------------------------------------------------
-    def stacked(self) -> dict[str, torch.Tensor]:
-        return {n: self.params[n.replace(".", "__")] for n in self.names}
-
     def _p(self, name: str) -> torch.Tensor:
         return self.params[name.replace(".", "__")]
 
