@@ -324,12 +324,17 @@ def _print_notebook_time(pages) -> None:
         if not log:
             continue
         names = {p.name for p in pages if p.profile == profile}
-        walls = [e.get("wall_time_s") or 0.0 for name, e in log.items() if name in names and e.get("status") == "ok"]
+        ran = [e for name, e in log.items() if name in names and e.get("status") == "ok"]
+        walls = [e.get("wall_time_s") or 0.0 for e in ran]
         total = float(sum(walls))
         line = f"{profile}: {len(walls)} of {len(names)} pages ran, {total:,.0f} s ({total / 3600:.2f} h) of notebook time"
         if profile in BUDGET_S:
             line += f", {budget_text(total, BUDGET_S[profile])}" + ("" if len(walls) == len(names) else
                                                                    " so far")
+        beside = sum(1 for e in ran if ((e.get("parameters") or {}).get("jobs") or 1) > 1)
+        if beside:  # two kernels shared the cores: each page's own time overstates what it costs alone
+            line += (f"; {beside} of them ran beside another notebook (--jobs > 1), so their times include "
+                     "waiting for the cores")
         print(line)
 
 

@@ -256,6 +256,10 @@ def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypa
     # the book's notebook time, the sum of the recorded wall times, against the profile's budget
     walls = sum(nb["wall_time_s"] for nb in _log(root).values())
     assert f"smoke: 2 of 2 pages ran, {walls:,.0f} s" in out and "within the 60 min budget" in out
+    assert "beside another notebook" not in out                       # one at a time: times are the pages' own
+    runner.run_notebooks("smoke", only=["03"], jobs=2, progress=False)
+    cli.main(["status"])
+    assert "1 of them ran beside another notebook (--jobs > 1)" in capsys.readouterr().out
     monkeypatch.setenv("FLAKY", "1")
     runner.run_notebooks("smoke", only=["03"], progress=False)
     assert cli.main(["status"]) == 1
