@@ -128,6 +128,19 @@ def noise_half_width(question: str, metric: str, report_value) -> float | None:
     return stats.binomial_half_width(p, REPORT_TEST_REVIEWS)
 
 
+def verdict_band(question: str, metric: str, report_value, per_seed=None) -> float | None:
+    """The 95% half-width :func:`number_verdict` judges with: the prediction band of our healthy seeds
+    combined with the report's 500-review chance spread (:func:`stats.report_band`) when there are
+    per-seed numbers, else that chance spread alone; ``None`` where there is no noise model or fewer
+    than two healthy seeds. The scorecard prints it after the report's number, so "±" there always
+    means the band the verdict used."""
+    hw = noise_half_width(question, metric, report_value)
+    if hw is None or per_seed is None:
+        return hw
+    band = stats.report_band(stats.split_collapsed(per_seed).healthy, report_p=_number(report_value))
+    return band.half if band.ok else None
+
+
 def number_verdict(question: str, metric: str, ours, report_value, per_seed=None) -> str:
     """Our number against the report's. With our per-seed numbers (``per_seed``) and a report
     accuracy on 500 reviews: the book's one rule, :func:`stats.report_band` over the healthy seeds
@@ -196,7 +209,7 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
         kind, metric = head["kind"], head["metric"]
         row = {"question": q, "measure": "claim" if kind == "check" else metric,
                "report": f"a {head['value']}" if kind == "figure" else fmt_report(head["value"])}
-        verdict_by_profile = {}
+        verdict_by_profile, band_by_profile = {}, {}
         pages: list[str] = []
         for p in profiles:
             here = mine[mine["profile"] == p] if len(mine) else mine
@@ -218,6 +231,8 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
                     verdict_by_profile[p] = (number_verdict(q, metric, v, head["value"], _per_seed(hit.iloc[-1]))
                                              if kind == "number"
                                              else _trend_verdict(v) if kind == "trend" else "shown")
+                    if kind == "number":
+                        band_by_profile[p] = verdict_band(q, metric, head["value"], _per_seed(hit.iloc[-1]))
                     pages += list(hit["notebook"])
                 else:
                     row[f"ours ({p})"] = tables.MISSING
@@ -225,7 +240,9 @@ def summary(root: Path | None = None, *, page_status: dict[str, str] | None = No
                 pages += list(here["notebook"])
         best = _most_thorough(verdict_by_profile)
         row["verdict"] = verdict_by_profile[best] if best else "not run"
-        hw = noise_half_width(q, metric, head["value"]) if kind == "number" else None
+        # "±": the band the shown verdict used (seeds and the report's chance spread), else the chance spread
+        hw = band_by_profile.get(best) if best in band_by_profile else (
+            noise_half_width(q, metric, head["value"]) if kind == "number" else None)
         if hw is not None:
             row["report"] += f" ± {hw:.3f}"
         pages = list(dict.fromkeys(pages))  # first seen first, each once
@@ -255,8 +272,9 @@ def summary_table(root: Path | None = None, *, page_status: dict[str, str] | Non
     df["question"] = [_question_cell(q, p) for q, p in zip(df["question"], df["page"])]
     df = df.drop(columns="page")
     colour = lambda v: VERDICT_STYLE.get(v, "")  # noqa: E731
-    note = ("± after a report's accuracy: the 95% chance band of its 500-review test set (binomial); "
-            "a verdict on our seed mean uses the 95% prediction band (seeds by t, combined with that band). "
+    note = ("± after a report's accuracy: the 95% band its verdict used — our seeds' prediction band (t) "
+            "combined with the chance spread of the report's 500-review test set (binomial); that chance "
+            "spread alone where we have no per-seed numbers. "
             "Each question links to its page; +NN: a further page.")
     return tables.show(df, colours={"verdict": colour}, html_columns=("question",), note=note)
 
@@ -298,5 +316,5 @@ def timings(root: Path | None = None) -> pd.DataFrame:
     return pd.concat([wide, pd.DataFrame([total])], ignore_index=True)
 
 
-__all__ = ["HEADLINE", "VERDICT_STYLE", "compare", "every_number", "noise_half_width", "number_verdict",
+__all__ = ["HEADLINE", "VERDICT_STYLE", "compare", "every_number", "noise_half_width", "number_verdict", "verdict_band",
            "page_href", "scorecard", "show_compare", "summary", "summary_table", "timings"]

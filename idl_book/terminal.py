@@ -15,7 +15,7 @@ import pandas as pd
 #: the terminal table's width limit
 WIDTH = 120
 #: (column, width); the last column takes what is left
-COLUMNS = (("question", 9), ("verdict", 13), ("ours", 18), ("report", 38), ("page", 0))
+COLUMNS = (("question", 9), ("verdict", 20), ("ours", 16), ("report", 34), ("page", 0))
 
 
 def clip(text, width: int) -> str:

@@ -131,3 +131,21 @@ def test_number_verdict_uses_the_one_prediction_band_over_healthy_seeds():
     # two healthy seeds far below and one collapsed: the collapsed run neither lowers the mean nor widens the band
     assert S.number_verdict(q, m, 0.62, report, [0.70, 0.701, 0.45]) == "below"
     assert S.number_verdict(q, m, 0.62, report, [0.70, 0.45]) == "inconclusive"
+
+
+def test_the_plus_minus_after_a_report_number_is_the_band_its_verdict_used(results_root):
+    """With per-seed numbers the verdict is judged on the seeds' prediction band combined with the report's
+    chance spread, and that band — not the narrower chance spread alone — is what "±" shows, so a row
+    never reads "0.739 vs 0.844 ± 0.032: matches within noise"."""
+    from idl_helpers.analysis import stats
+
+    rec = results.Recorder("20_I_P2_tokenwise_mlp", profile="quick", seed=0, device="cpu")
+    rec.add("I.P2", "test accuracy | best mlp", 0.74, per_seed=[0.73, 0.75])
+    rec.save()
+    s = S.summary().set_index("question")
+    band = stats.report_band([0.73, 0.75], report_p=0.844)
+    assert s.loc["I.P2", "verdict"] == "matches within noise" and band.half > 0.844 - 0.74
+    assert s.loc["I.P2", "report"] == f"0.844 ± {band.half:.3f}"
+    assert S.verdict_band("I.P2", "test accuracy | best mlp", 0.844, [0.74]) is None      # one seed: no band
+    assert S.verdict_band("I.P2", "test accuracy | best mlp", 0.844) == S.noise_half_width(
+        "I.P2", "test accuracy | best mlp", 0.844)
