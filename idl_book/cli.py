@@ -328,6 +328,10 @@ def _print_notebook_time(pages) -> None:
         walls = [e.get("wall_time_s") or 0.0 for e in ran]
         total = float(sum(walls))
         line = f"{profile}: {len(walls)} of {len(names)} pages ran, {total:,.0f} s ({total / 3600:.2f} h) of notebook time"
+        if len(names) < len(log):  # the book shows this profile's other pages from another one: no budget on a part
+            print(line + f" (only the pages shown from this profile; `idl-book status --profile {profile}` "
+                         "sums the whole profile against its budget)")
+            continue
         if profile in BUDGET_S:
             line += f", {budget_text(total, BUDGET_S[profile])}" + ("" if len(walls) == len(names) else
                                                                    " so far")

@@ -366,3 +366,19 @@ def test_a_summary_run_sees_the_status_of_its_own_book(book, tmp_path, monkeypat
     runner.run_notebooks("smoke", only=["03", "scorecard"], source_root=src, book_root=root, progress=False)
     seen = json.loads(out.read_text())
     assert seen["03_flaky"] == "failed" and seen["04_sleepy"] == "missing"
+
+
+def test_status_puts_no_budget_on_part_of_a_profile(book, monkeypatch, capsys):
+    """When the book shows some of a profile's pages from a more thorough profile, the default view sums
+    only the pages it shows: it says so and makes no budget claim (a 1-page "quick within budget" misled)."""
+    src, root = book
+    monkeypatch.setattr(paths, "notebooks_dir", lambda: src)
+    monkeypatch.setattr(paths, "book_dir", lambda: root)
+    monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
+    monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
+    runner.run_notebooks("smoke", progress=False)
+    runner.run_notebooks("quick", only=["03"], progress=False)
+    cli.main(["status"])
+    out = capsys.readouterr().out
+    assert "smoke: 1 of 1 pages ran" in out and "only the pages shown from this profile" in out
+    assert "smoke" not in [ln.split(":")[0] for ln in out.splitlines() if "budget" in ln and "only" not in ln]
