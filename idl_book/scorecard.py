@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from pathlib import Path
 
@@ -152,14 +151,11 @@ def number_verdict(question: str, metric: str, ours, report_value, per_seed=None
         return "not run" if tables._is_missing(ours) else "shown"
     if b is None:
         return "shown"
-    hw = noise_half_width(question, metric, report_value)
-    if hw is not None and per_seed is not None:
-        healthy = stats.split_collapsed(per_seed).healthy
-        band = stats.report_band(healthy, report_p=b)
-        if not band.ok:
+    hw = verdict_band(question, metric, report_value, per_seed)       # the one band rule, also printed as "±"
+    if per_seed is not None and noise_half_width(question, metric, report_value) is not None:
+        if hw is None:                                                # fewer than two healthy seeds
             return "inconclusive"
-        a = float(np.mean(healthy))
-        hw = band.half
+        a = float(np.mean(stats.split_collapsed(per_seed).healthy))
     tol = hw if hw is not None else RELATIVE_TOLERANCE * abs(b)
     if abs(a - b) <= tol:
         return "matches within noise" if hw is not None else "matches"

@@ -242,13 +242,19 @@ def test_stale_pages_are_listed(book, monkeypatch):
     assert any(c.endswith("03_flaky.ipynb") for c in state.changed)
 
 
-def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypatch, capsys):
+def _smoke_book_for_the_cli(book, monkeypatch):
+    """The tiny book as `idl-book` sees it (its notebooks, book and results folders), run once under smoke."""
     src, root = book
     monkeypatch.setattr(paths, "notebooks_dir", lambda: src)
     monkeypatch.setattr(paths, "book_dir", lambda: root)
     monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
     monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
     runner.run_notebooks("smoke", progress=False)
+    return src, root
+
+
+def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypatch, capsys):
+    src, root = _smoke_book_for_the_cli(book, monkeypatch)
     monkeypatch.setattr(page_status, "BUDGET_S", {"smoke": 3600})
     assert cli.main(["status"]) == 0, capsys.readouterr()
     out = capsys.readouterr().out
@@ -371,12 +377,7 @@ def test_a_summary_run_sees_the_status_of_its_own_book(book, tmp_path, monkeypat
 def test_status_puts_no_budget_on_part_of_a_profile(book, monkeypatch, capsys):
     """When the book shows some of a profile's pages from a more thorough profile, the default view sums
     only the pages it shows: it says so and makes no budget claim (a 1-page "quick within budget" misled)."""
-    src, root = book
-    monkeypatch.setattr(paths, "notebooks_dir", lambda: src)
-    monkeypatch.setattr(paths, "book_dir", lambda: root)
-    monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
-    monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
-    runner.run_notebooks("smoke", progress=False)
+    src, root = _smoke_book_for_the_cli(book, monkeypatch)
     runner.run_notebooks("quick", only=["03"], progress=False)
     cli.main(["status"])
     out = capsys.readouterr().out
