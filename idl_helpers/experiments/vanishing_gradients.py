@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import sympy as sp
-from IPython.display import Markdown, display
+from IPython.display import Markdown, Math, display
 
 from idl_helpers.theory import calculus as C
 from idl_helpers.theory import gradient_flow as G
@@ -29,6 +29,16 @@ SETTINGS = dict(smoke=dict(depths=(3, 4), net_depths=(1, 5, 20, 50), seeds=2, wi
                 full=dict(depths=(3, 4, 5), net_depths=tuple(range(1, 51)), seeds=10, width=128))
 x = C.x
 P = C.partials_as_functions   # f_k(point) := ∂f/∂(slot k) at point (see the previous page)
+
+
+def show_equation(lhs, rhs) -> None:
+    """Display ``lhs = rhs`` with one term of the sum on the right per line (SymPy's own order), so
+    that a derivative with several paths fits the page's column instead of one line that scrolls."""
+    terms = rhs.as_ordered_terms() if isinstance(rhs, sp.Add) else [rhs]
+    body = r" \\ &\quad + ".join(sp.latex(t) for t in terms)
+    display(Math(rf"\begin{{aligned}} {sp.latex(lhs)} &= {body} \end{{aligned}}"))
+
+
 #: the activations and initialisations whose first-layer gradient the page records
 VARIANTS = [("sigmoid", "lecun"), ("relu", "lecun"), ("relu", "he"), ("sigmoid_plus_x", "lecun")]
 
@@ -197,7 +207,7 @@ def check_paths(rec, cfg) -> None:
         fs = C.functions("f", n)
         paths_ok[n] = same(P(sp.diff(C.nested(fs), x)), P(C.nested_total_derivative(fs)))
     fs = C.functions("f", 3)
-    display(sp.Eq(sp.Derivative(C.nested(fs), x), P(C.nested_total_derivative(fs))))
+    show_equation(sp.Derivative(C.nested(fs), x), P(C.nested_total_derivative(fs)))
     print("sum over paths == diff:", paths_ok)
     typo_rejected = not same(P(sp.diff(C.nested(fs), x)), P(C.nested_report_intermediate_line(fs)))
     print("the intermediate line as printed (typo) is rejected:", typo_rejected)
@@ -218,8 +228,7 @@ def check_skips(rec, cfg, m: Measured, ratio_sigmoid: float) -> None:
     f, g, h = sp.Function("f"), sp.Function("g"), sp.Function("h")
     d1, d2, d3 = C.skip_derivatives([f, g, h])
     derivative = sp.diff(C.skip_from_input([f, g, h]), x)
-    display(sp.Eq(sp.Derivative(C.skip_from_input([f, g, h]), x),
-                  P(C.skip_closed_form([d1, d2, d3]))))
+    show_equation(sp.Derivative(C.skip_from_input([f, g, h]), x), P(C.skip_closed_form([d1, d2, d3])))
     D1, D2, D3 = sp.symbols("d1 d2 d3", real=True)
     closed = C.skip_closed_form([D1, D2, D3])
     limit_ok = sp.limit(sp.limit(closed, D1, 0), D2, 0) == D3
