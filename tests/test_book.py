@@ -40,6 +40,7 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     root.mkdir()
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy(paths.REPO_ROOT / f, root / f)
+    shutil.copytree(paths.REPO_ROOT / "_static", root / "_static")  # the book's CSS
     # the book's own pages, without executed notebooks or results (those come from this run)
     shutil.copytree(paths.book_dir(), root / "book",
                     ignore=lambda d, names: [n for n in names if n.endswith(".ipynb") or n == "results"])
@@ -55,6 +56,7 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
         rel = os.path.relpath(r.output, root)
         assert (html / rel).with_suffix(".html").exists(), rel
     card = (html / "book" / "scorecard.html").read_text()
+    assert "_static/idl-book.css" in card  # long lines wrap, tables fit the column (no sideways scrolling)
     cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", card)
     assert "passed" in cells and "FAILED" not in cells  # rendered table cells, not the page's code
 
