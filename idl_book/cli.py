@@ -5,6 +5,7 @@
     idl-book data status | fetch [NAME …]
     idl-book scorecard [--profile P] [--full | --json]
     idl-book status [--profile P] [--names]
+    idl-book walk [--html DIR] [--width PX] [--json FILE] [--screenshots DIR]
 """
 
 from __future__ import annotations
@@ -367,6 +368,23 @@ def _interrupt_on_signals() -> None:
             pass
 
 
+def _cmd_walk(a) -> int:
+    from .walk import WalkError, report, walk, write_json
+
+    html = Path(a.html) if a.html else Path(paths.REPO_ROOT) / "_build" / "html"
+    print(f"reading {html} at {a.width} px in headless Chromium")
+    try:
+        pages = walk(html, width=a.width, screenshots=Path(a.screenshots) if a.screenshots else None)
+    except WalkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text, n = report(pages)
+    print(text)
+    if a.json:
+        write_json(pages, Path(a.json))
+    return 1 if n else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="idl-book", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -402,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="judge every page as a run of this profile (default: the profile each page shows)")
     st.add_argument("--names", action="store_true", help="print only the names of the pages that are not current")
     st.set_defaults(func=_cmd_status)
+    w = sub.add_parser("walk", help="read the built book in headless Chromium and list layout faults (exit 1 when any)")
+    w.add_argument("--html", help="the built book (default: _build/html)")
+    w.add_argument("--width", type=_positive_int, default=1280, help="the window width in px (default 1280)")
+    w.add_argument("--json", help="also write every page's measurement and faults to this file")
+    w.add_argument("--screenshots", help="a folder for one screenshot per page")
+    w.set_defaults(func=_cmd_walk)
     a = p.parse_args(argv)
     from idl_helpers.core.profiles import PROFILES
 

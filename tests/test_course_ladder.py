@@ -126,9 +126,12 @@ def test_records_use_the_pages_question_ids_and_ladder_metric_names():
     assert got[("I.P1.b", "ladder: predicted test accuracy (last rung)")] == pytest.approx(0.76)
     assert got[("I.P1.b", "ladder: verdict")] == verdicts["gru"][0].verdict
     notes = {"ours": {"train": 9, "validation": 1, "test": 5}, "course": {"train": 9, "held-out": 4, "report test": 2},
-             "seeds": [0, 1, 2]}
+             "seeds": [0, 1, 2], "oov": "3 of 4,999 words (0.1%) not in GloVe"}
     prose = cl.summary(verdicts, cl.claims(acc), notes)
     assert set(prose) == {"ladder_verdicts", "ladder_verdicts_measured", "ladder_claims", "ladder_sizes"}
+    # the data sizes and the course vocabulary's GloVe coverage are prose, not a printed dict
+    assert "rung 3 on the first 2 of them; seeds 0, 1, 2" in prose["ladder_sizes"]
+    assert prose["ladder_sizes"].endswith("the course's vocabulary: 3 of 4,999 words (0.1%) not in GloVe")
 
 
 def test_every_claim_compares_models_the_ladder_trains_and_claim_models_get_no_verdict():
@@ -154,6 +157,6 @@ def test_summary_says_which_claims_change_verdict_with_the_pipeline():
     acc = {"gru": {r.key: hi for r in cl.RUNGS if r.measured},
            "rnn": {r.key: (lo if r.key in ("ours", "window") else hi) for r in cl.RUNGS if r.measured}}
     notes = {"ours": {"train": 1, "validation": 1, "test": 1}, "course": {"train": 1, "held-out": 1, "report test": 1},
-             "seeds": [0, 1, 2]}
+             "seeds": [0, 1, 2], "oov": "0 of 4,999 words not in GloVe"}
     text = cl.summary({}, cl.claims(acc), notes, models=())["ladder_claims"]
     assert "0 of 1 claims keep one verdict" in text and "changes with the pipeline for: GRU beats RNN (ReLU, 64)" in text

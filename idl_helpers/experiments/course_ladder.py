@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from idl_helpers.analysis import stats
+from idl_helpers.core import tables
 from idl_helpers.data import course_imdb
 from idl_helpers.data.imdb_glove import Split, balanced_subset, prepare_imdb, validation_split
 
@@ -421,23 +422,23 @@ def table(rows: list[dict]):
     import pandas as pd
 
     df = pd.DataFrame(rows)[["model", "rung", "changes", "accuracy", "effect", "low", "high", "kind", "note"]]
-    return df.round({"accuracy": 4, "effect": 4, "low": 4, "high": 4})
+    return tables.show(df.round({"accuracy": 3, "effect": 3, "low": 3, "high": 3}))
 
 
 def verdict_table(verdict_map: dict, models=MODELS):
     import pandas as pd
 
-    return pd.DataFrame([{"model": m.label, "question": m.question, "ours (rung 0)": round(v.ours, 4),
-                          "ladder (last rung)": round(v.predicted, 4), "last rung": last,
-                          "report": v.report, "verdict": v.text}
-                         for m in models for v, last, _ in [verdict_map[m.key]]])
+    return tables.show(pd.DataFrame([{"model": m.label, "question": m.question, "ours (rung 0)": round(v.ours, 3),
+                                      "ladder (last rung)": round(v.predicted, 3), "last rung": last,
+                                      "report": v.report, "verdict": v.text}
+                                     for m in models for v, last, _ in [verdict_map[m.key]]]))
 
 
 def claims_table(claim_rows: list[dict]):
     import pandas as pd
 
     df = pd.DataFrame(claim_rows)[["question", "claim", "rung", "verdict", "estimate", "low", "high"]]
-    return df.round({"estimate": 4, "low": 4, "high": 4})
+    return tables.show(df.round({"estimate": 3, "low": 3, "high": 3}))
 
 
 def figure(rows: list[dict], models=MODELS):
@@ -486,7 +487,7 @@ def summary(verdict_map: dict, claim_rows: list[dict], notes: dict, models=MODEL
     out["ladder_sizes"] = (f"rungs 0–1 train on {o['train']:,} reviews (validation {o['validation']:,}) and test on "
                            f"{o['test']:,}; rungs 2–3 train on {c['train']:,} shuffled reviews, rung 2 tests on "
                            f"{c['held-out']:,} held out and rung 3 on the first {c['report test']:,} of them; seeds "
-                           f"{', '.join(map(str, notes['seeds']))}")
+                           f"{', '.join(map(str, notes['seeds']))}; the course's vocabulary: {notes['oov']}")
     return out
 
 
