@@ -37,3 +37,22 @@ def test_a_sigmoid_gradient_that_does_not_vanish_fails_the_check(tmp_path, monke
     rec = Recorder(vg.NAME, profile="smoke", seed=0, device="cpu")
     with pytest.raises(AssertionError, match="I.T1.3"):
         vg.record_measured(rec, _measured(1e-3), cfg, facts)   # planted: sigmoid keeps 1e-3 of its gradient
+
+
+def test_a_long_derivative_is_shown_one_term_per_line(monkeypatch):
+    """The sum over paths of f1(x, f2(x, f3(x))) has three terms: shown on three aligned lines (a single
+    line was wider than the page), and the lines are SymPy's own terms of the expression."""
+    import sympy as sp
+
+    from idl_helpers.theory import calculus as C
+
+    shown = []
+    monkeypatch.setattr(vg, "display", lambda m: shown.append(m.data))
+    fs = C.functions("f", 3)
+    rhs = vg.P(C.nested_total_derivative(fs))
+    vg.show_equation(sp.Derivative(C.nested(fs), vg.x), rhs)
+    (latex,) = shown
+    assert latex.startswith(r"\begin{aligned}") and latex.endswith(r"\end{aligned}")
+    lines = latex.split(r"\\")
+    assert len(lines) == len(rhs.as_ordered_terms()) == 3
+    assert all(sp.latex(t) in line for t, line in zip(rhs.as_ordered_terms(), lines))
