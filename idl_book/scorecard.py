@@ -127,17 +127,24 @@ def noise_half_width(question: str, metric: str, report_value) -> float | None:
     return stats.binomial_half_width(p, REPORT_TEST_REVIEWS)
 
 
+def _band(question: str, metric: str, report_value, per_seed=None) -> tuple[float | None, list | None]:
+    """``(half-width, healthy seeds)``: the band of :func:`verdict_band` and, where per-seed numbers
+    decide the verdict, the healthy seeds it is centred on (else ``None``)."""
+    hw = noise_half_width(question, metric, report_value)
+    if hw is None or per_seed is None:
+        return hw, None
+    healthy = stats.split_collapsed(per_seed).healthy
+    band = stats.report_band(healthy, report_p=_number(report_value))
+    return (band.half if band.ok else None), healthy
+
+
 def verdict_band(question: str, metric: str, report_value, per_seed=None) -> float | None:
     """The 95% half-width :func:`number_verdict` judges with: the prediction band of our healthy seeds
     combined with the report's 500-review chance spread (:func:`stats.report_band`) when there are
     per-seed numbers, else that chance spread alone; ``None`` where there is no noise model or fewer
     than two healthy seeds. The scorecard prints it after the report's number, so "±" there always
     means the band the verdict used."""
-    hw = noise_half_width(question, metric, report_value)
-    if hw is None or per_seed is None:
-        return hw
-    band = stats.report_band(stats.split_collapsed(per_seed).healthy, report_p=_number(report_value))
-    return band.half if band.ok else None
+    return _band(question, metric, report_value, per_seed)[0]
 
 
 def number_verdict(question: str, metric: str, ours, report_value, per_seed=None) -> str:
@@ -151,11 +158,11 @@ def number_verdict(question: str, metric: str, ours, report_value, per_seed=None
         return "not run" if tables._is_missing(ours) else "shown"
     if b is None:
         return "shown"
-    hw = verdict_band(question, metric, report_value, per_seed)       # the one band rule, also printed as "±"
-    if per_seed is not None and noise_half_width(question, metric, report_value) is not None:
+    hw, healthy = _band(question, metric, report_value, per_seed)   # the one band rule, also printed as "±"
+    if healthy is not None:
         if hw is None:                                                # fewer than two healthy seeds
             return "inconclusive"
-        a = float(np.mean(stats.split_collapsed(per_seed).healthy))
+        a = float(np.mean(healthy))
     tol = hw if hw is not None else RELATIVE_TOLERANCE * abs(b)
     if abs(a - b) <= tol:
         return "matches within noise" if hw is not None else "matches"
