@@ -34,6 +34,12 @@ ATTRIBUTION_GRID = dict(
 MIN_SHARE = 0.25              # a cause "partly explains" a gap when it closes at least this share of it
 
 
+def _table(df: pd.DataFrame, formats: dict[str, str]) -> pd.io.formats.style.Styler:
+    """A page table: the row labels are its first column (no unnamed index), each column in its own
+    format, "—" where a value is missing."""
+    return df.style.hide(axis="index").format(formats, na_rep="—")
+
+
 class BigramPage:
     """Page 03's state, filled in cell by cell (each method is one step of the page, in order)."""
 
@@ -60,13 +66,12 @@ class BigramPage:
         self.variant, self.train, self.dev_full, self.dev, self.vocab = variant, train, dev_full, dev, vocab
         self.data_variant = data_variant
         print(f"variant: {variant}")
-        return pd.DataFrame({
+        return _table(pd.DataFrame({
             "split": ["train", "dev"],
             "sentences": [len(train.sentences), len(dev.sentences)],
             "predicted tokens": [train.n_tokens, dev.n_tokens],
             "share UUUNKKK": [train.unk_rate, dev.unk_rate],
-        }).style.hide(axis="index").format({"share UUUNKKK": "{:.1%}", "predicted tokens": "{:,}",
-                                             "sentences": "{:,}"})
+        }), {"share UUUNKKK": "{:.1%}", "predicted tokens": "{:,}", "sentences": "{:,}"})
 
     def dev_sets(self) -> pd.io.formats.style.Styler:
         """The course's dev file against Mikolov's, under the course's rules: tokens, UUUNKKK, punctuation."""
@@ -79,13 +84,13 @@ class BigramPage:
         is_punct = np.array([not any(ch.isalnum() for ch in w) and w not in (ptb.BOS, ptb.EOS)
                              for w in course_dev.vocab])
         mik_dev = self.dev_full if self.variant == "ptb-mikolov" else bigram.prepare_mikolov(cfg.vocab_size)["dev"]
-        return pd.DataFrame({
+        return _table(pd.DataFrame({
             "dev file": ["course ptb-dev.txt (its top-2,000 vocabulary)",
                          "Mikolov ptb.valid.txt (our top-2,000 vocabulary)"],
             "predicted tokens": [course_dev.n_tokens, mik_dev.n_tokens],
             "share UUUNKKK": [course_dev.unk_rate, mik_dev.unk_rate],
             "share punctuation": [is_punct[course_dev.next].mean(), 0.0],
-        }).style.hide(axis="index").format({"share UUUNKKK": "{:.1%}", "share punctuation": "{:.1%}", "predicted tokens": "{:,}"})
+        }), {"share UUUNKKK": "{:.1%}", "share punctuation": "{:.1%}", "predicted tokens": "{:,}"})
 
     def input_vectors(self) -> None:
         """GloVe 6B 50-d rows for the vocabulary; the words GloVe lacks get random rows with GloVe's spread."""
@@ -115,8 +120,8 @@ class BigramPage:
         }
         self.fit, self.held, self.fit_counts, self.best_k, self.counts = fit, held, fit_counts, best_k, counts
         print("held-out perplexity by k:", ", ".join(f"k = {k:g}: {v:.2f}" for k, v in held_pp.items()))
-        return pd.DataFrame({"model": list(self.baselines), "dev perplexity": list(self.baselines.values())}
-                            ).style.hide(axis="index").format({"dev perplexity": "{:.2f}"})
+        return _table(pd.DataFrame({"model": list(self.baselines), "dev perplexity": list(self.baselines.values())}),
+                      {"dev perplexity": "{:.2f}"})
 
     # ------------------------------------------------------------------------- II.1d training
     def train_course(self) -> pd.io.formats.style.Styler:
@@ -133,10 +138,9 @@ class BigramPage:
         print(f"{cfg.iterations:,} SGD iterations + {len(log.iterations)} dev evaluations: {self.train_eval_s:.1f} s "
               f"(of which evaluation {log.eval_time_s:.1f} s)")
         # one row per evaluation (a column per evaluation would be wider than the page)
-        return pd.DataFrame({"iteration": log.iterations, "mean train loss since last point": log.train_loss,
-                             "dev perplexity": log.dev_perplexity}).style.hide(axis="index").format(
-            {"iteration": "{:,}", "mean train loss since last point": "{:.2f}", "dev perplexity": "{:.2f}"},
-            na_rep="—")
+        return _table(pd.DataFrame({"iteration": log.iterations, "mean train loss since last point": log.train_loss,
+                                    "dev perplexity": log.dev_perplexity}),
+                      {"iteration": "{:,}", "mean train loss since last point": "{:.2f}", "dev perplexity": "{:.2f}"})
 
     def perplexity_three_ways(self) -> pd.io.formats.style.Styler:
         """Dev perplexity: vectorised NumPy, an independent PyTorch float64 computation, and the course's
@@ -152,14 +156,13 @@ class BigramPage:
         t_loop = time.perf_counter() - t0
         ppl_sample_vec = bigram.perplexity(emb, params, sub)
         self.ppl, self.ppl_torch, self.ppl_loop, self.ppl_sample_vec = ppl, ppl_torch, ppl_loop, ppl_sample_vec
-        return pd.DataFrame({
+        return _table(pd.DataFrame({
             "computed by": ["NumPy, vectorised", "PyTorch, float64", "NumPy vectorised (sample)",
                             "Python loop, base 2 (sample)"],
             "perplexity": [ppl, ppl_torch, ppl_sample_vec, ppl_loop],
             "pairs": [dev.n_tokens, dev.n_tokens, len(sample), len(sample)],
             "seconds": [t_vec, t_torch, np.nan, t_loop],
-        }).style.hide(axis="index").format({"perplexity": "{:.4f}", "pairs": "{:,}", "seconds": "{:.2f}"},
-                                           na_rep="—")
+        }), {"perplexity": "{:.4f}", "pairs": "{:,}", "seconds": "{:.2f}"})
 
     def record_dev_perplexity(self) -> None:
         from idl_helpers.theory.derive import max_error, within
@@ -437,9 +440,9 @@ class BigramPage:
         print("first sentence of each passage after tokenisation:")
         for name, sents in tokenized.items():
             print(f"  {name}: {' '.join(sents[0])}")
-        return ood.rename_axis("text").reset_index().style.hide(axis="index").format(
-            {"share UUUNKKK": "{:.1%}", "neural LM perplexity": "{:.1f}", "Kneser–Ney perplexity": "{:.1f}",
-             "neural LM, known-word targets only": "{:.1f}", "sentences": "{:,.0f}", "predicted tokens": "{:,.0f}"})
+        return _table(ood.rename_axis("text").reset_index(), {
+            "share UUUNKKK": "{:.1%}", "neural LM perplexity": "{:.1f}", "Kneser–Ney perplexity": "{:.1f}",
+            "neural LM, known-word targets only": "{:.1f}", "sentences": "{:,.0f}", "predicted tokens": "{:,.0f}"})
 
     def record_passages(self) -> None:
         ood, rec, data_variant = self.ood, self.rec, self.data_variant
