@@ -318,7 +318,7 @@ def _cmd_status(a) -> int:
 
 def _print_notebook_time(pages) -> None:
     """The sum of the recorded wall times of the pages shown, per profile, against its budget."""
-    from .page_status import BUDGET_S, budget_text, read_log
+    from .page_status import BUDGET_S, budget_text, costliest_text, read_log
 
     for profile in dict.fromkeys(p.profile for p in pages if p.profile):
         log = read_log(paths.results_dir(), profile)
@@ -336,6 +336,8 @@ def _print_notebook_time(pages) -> None:
         if profile in BUDGET_S:
             line += f", {budget_text(total, BUDGET_S[profile])}" + ("" if len(walls) == len(names) else
                                                                    " so far")
+        if profile in BUDGET_S and total > BUDGET_S[profile]:      # where a cut would pay
+            line += "; the longest: " + costliest_text({e["name"]: e.get("wall_time_s") or 0.0 for e in ran})
         beside = sum(1 for e in ran if ((e.get("parameters") or {}).get("jobs") or 1) > 1)
         if beside:  # two kernels shared the cores: each page's own time overstates what it costs alone
             line += (f"; {beside} of them ran beside another notebook (--jobs > 1), so their times include "

@@ -335,3 +335,14 @@ def budget_text(total_s: float, budget_s: float) -> str:
     """``"within the 150 min budget"`` or ``"over the 25 min budget by 312 s"``."""
     what = f"the {budget_s / 60:.0f} min budget"
     return f"within {what}" if total_s <= budget_s else f"over {what} by {total_s - budget_s:.0f} s"
+
+
+def costliest_text(walls: dict[str, float], n: int = 3) -> str:
+    """The ``n`` pages that take longest and their share of the total, where a cut would pay:
+    ``"10_I_P1a_rnn 4,368 s, 10_II_3_char_lm 1,839 s … (48% of it)"``; empty without times."""
+    total = sum(walls.values())
+    if total <= 0:
+        return ""
+    top = sorted(walls.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    share = sum(w for _, w in top) / total
+    return ", ".join(f"{name} {w:,.0f} s" for name, w in top) + f" ({share:.0%} of it)"

@@ -163,22 +163,49 @@ def test_concurrent_runs_keep_every_log_entry(book, tmp_path):
     assert {f.name for f in (root / "results" / "smoke").glob("*.json")} == {"03_flaky.json", "04_sleepy.json"}
 
 
-def test_update_log_is_safe_under_concurrent_writers(tmp_path):
-    """Many processes merging entries at once: none is lost (the read-modify-write is locked)."""
+def _concurrent_writers(tmp_path, lock: bool = True, writers: int = 4, entries: int = 25) -> int:
+    """``writers`` processes, started together, each merging ``entries`` entries into one run log;
+    returns how many entries the log ends with (``lock=False``: the same without the lock)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    go = tmp_path / "go"
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(f"""
-        import sys
+        import contextlib, sys, time
         from pathlib import Path
         from idl_book import runner
+        # the entry's metadata (git status, library versions) is what makes a merge slow, not the merge:
+        # without it the writers overlap far more often, which is what the lock has to survive
+        runner.git_commit, runner.versions = (lambda: "0" * 40), (lambda: {{}})
+        read = runner._read_log_entries
+        def slow_read(path):        # a wide read-modify-write window: without the lock, writers overwrite
+            entries = read(path)    # each other almost every time
+            time.sleep(0.02)
+            return entries
+        runner._read_log_entries = slow_read
+        if not {lock!r}:
+            runner._locked = lambda path: contextlib.nullcontext()
         i = int(sys.argv[1])
-        for k in range(10):
+        Path({str(tmp_path)!r}, f"ready{{i}}").touch()
+        while not Path({str(go)!r}).exists():       # every writer imported: start together
+            time.sleep(0.01)
+        for k in range({entries}):
             run = runner.NotebookRun(f"nb{{i}}_{{k}}", f"/x/nb{{i}}_{{k}}.ipynb", "/y", "ok", 1.0)
             runner._update_log(Path({str(tmp_path)!r}), "smoke", [run], {{"device": "cpu"}}, {{}})
     """))
-    procs = [subprocess.Popen([sys.executable, str(script), str(i)]) for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, str(script), str(i)]) for i in range(writers)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready*"))) < writers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()
     assert all(p.wait(timeout=120) == 0 for p in procs)
-    log = json.loads((tmp_path / "runs-smoke.json").read_text())
-    assert len(log["notebooks"]) == 40
+    return len(json.loads((tmp_path / "runs-smoke.json").read_text())["notebooks"])
+
+
+def test_update_log_is_safe_under_concurrent_writers(tmp_path):
+    """Many processes merging entries at once: none is lost (the read-modify-write is locked)."""
+    assert _concurrent_writers(tmp_path / "locked", lock=True) == 4 * 25
+    # the same writers without the lock lose entries: the test can see a race
+    assert _concurrent_writers(tmp_path / "unlocked", lock=False) < 4 * 25
 
 
 def test_a_damaged_run_log_is_kept_aside_and_said(book, capsys):
@@ -263,6 +290,9 @@ def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypa
     walls = sum(nb["wall_time_s"] for nb in _log(root).values())
     assert f"smoke: 2 of 2 pages ran, {walls:,.0f} s" in out and "within the 60 min budget" in out
     assert "beside another notebook" not in out                       # one at a time: times are the pages' own
+    monkeypatch.setattr(page_status, "BUDGET_S", {"smoke": 1})      # over budget: the longest pages are named
+    cli.main(["status"])
+    assert "over the 0 min budget" in (out := capsys.readouterr().out) and "; the longest: 0" in out, out
     runner.run_notebooks("smoke", only=["03"], jobs=2, progress=False)
     cli.main(["status"])
     assert "1 of them ran beside another notebook (--jobs > 1)" in capsys.readouterr().out
@@ -277,6 +307,12 @@ def test_status_command_exits_non_zero_when_a_page_is_not_current(book, monkeypa
 def test_budget_text():
     assert page_status.budget_text(1500, 25 * 60) == "within the 25 min budget"
     assert page_status.budget_text(1812, 25 * 60) == "over the 25 min budget by 312 s"
+
+
+def test_costliest_text_names_where_a_cut_would_pay():
+    walls = {"10_a": 4368.1, "11_b": 1290.0, "01_c": 2.0, "10_II_d": 1839.4}
+    assert page_status.costliest_text(walls, n=2) == "10_a 4,368 s, 10_II_d 1,839 s (83% of it)"
+    assert page_status.costliest_text({}) == "" and page_status.costliest_text({"a": 0.0}) == ""
 
 
 def test_recorded_commit_ignores_the_runners_own_outputs(tmp_path):
