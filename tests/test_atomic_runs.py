@@ -50,6 +50,7 @@ def _log(book, profile="smoke"):
     return {e["name"]: e for e in json.loads((book / "results" / f"runs-{profile}.json").read_text())["notebooks"]}
 
 
+@pytest.mark.heavy  # real kernels (≈ 15–30 s): with the slow fault probes, so `make test` stays under 5 min
 def test_a_late_failure_keeps_the_previous_page_and_numbers(book, monkeypatch):
     src, root = book
     first = runner.run_notebooks("smoke", only=["03_flaky"], source_root=src, book_root=root, progress=False)
@@ -107,12 +108,13 @@ def _wait_for(path: Path, proc, timeout=90):
         time.sleep(0.2)
 
 
-#: Ctrl-C on one job stays in `make test`; the other signals and two jobs (≈ 35 s each, a real kernel
-#: killed mid-cell) run with the heavy end-to-end tests (`make test-heavy`, CI runs both)
+#: every signal (≈ 35 s each, a real kernel killed mid-cell) runs with the heavy end-to-end tests
+#: (`make test-heavy`, CI runs both), so that `make test` stays under 5 minutes
 _SLOW = pytest.mark.heavy
 
 
-@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, 1), pytest.param(signal.SIGTERM, 1, marks=_SLOW),
+@pytest.mark.parametrize("sig,jobs", [pytest.param(signal.SIGINT, 1, marks=_SLOW),
+                                      pytest.param(signal.SIGTERM, 1, marks=_SLOW),
                                       pytest.param(signal.SIGHUP, 1, marks=_SLOW),
                                       pytest.param(signal.SIGINT, 2, marks=_SLOW)])
 def test_an_interrupted_run_changes_nothing_the_book_shows(book, tmp_path, sig, jobs):
@@ -228,6 +230,7 @@ def test_a_log_without_a_tty_has_one_line_per_notebook(book, capsys):
     assert "\r" not in err
 
 
+@pytest.mark.heavy  # real kernels (≈ 15–30 s): with the slow fault probes, so `make test` stays under 5 min
 def test_with_two_workers_a_notebook_finishes_before_the_next_one_starts_in_its_worker(book, capsys,
                                                                                       monkeypatch):
     src, root = book
@@ -410,6 +413,7 @@ def test_a_summary_run_sees_the_status_of_its_own_book(book, tmp_path, monkeypat
     assert seen["03_flaky"] == "failed" and seen["04_sleepy"] == "missing"
 
 
+@pytest.mark.heavy  # real kernels (≈ 15–30 s): with the slow fault probes, so `make test` stays under 5 min
 def test_status_puts_no_budget_on_part_of_a_profile(book, monkeypatch, capsys):
     """When the book shows some of a profile's pages from a more thorough profile, the default view sums
     only the pages it shows: it says so and makes no budget claim (a 1-page "quick within budget" misled)."""

@@ -73,6 +73,7 @@ def test_parallel_jobs_and_only(tiny):
     assert [n["name"] for n in log["notebooks"]] == ["01_ok", "02_fails", "scorecard"]  # merged, not replaced
 
 
+@pytest.mark.heavy  # three real kernels (≈ 20 s): with the slow fault probes, so `make test` stays under 5 min
 def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
     src, book = tiny
     runner.run_notebooks("quick", only=["01_ok"], source_root=src, book_root=book, progress=False)
