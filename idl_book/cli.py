@@ -336,8 +336,8 @@ def _print_notebook_time(pages) -> None:
         if profile in BUDGET_S:
             line += f", {budget_text(total, BUDGET_S[profile])}" + ("" if len(walls) == len(names) else
                                                                    " so far")
-        if profile in BUDGET_S and total > BUDGET_S[profile]:      # where a cut would pay
-            line += "; the longest: " + costliest_text({e["name"]: e.get("wall_time_s") or 0.0 for e in ran})
+            if total > BUDGET_S[profile]:                           # where a cut would pay
+                line += "; the longest: " + costliest_text({e["name"]: w for e, w in zip(ran, walls)})
         beside = sum(1 for e in ran if ((e.get("parameters") or {}).get("jobs") or 1) > 1)
         if beside:  # two kernels shared the cores: each page's own time overstates what it costs alone
             line += (f"; {beside} of them ran beside another notebook (--jobs > 1), so their times include "
