@@ -11,14 +11,11 @@ The network itself (forward, backward, the PyTorch twin) is :mod:`idl_helpers.mo
 
 from __future__ import annotations
 
-import random
-
-import mpmath
 import numpy as np
 import sympy as sp
 
 from idl_helpers.models import numpy_nn as nn
-from idl_helpers.theory.derive import max_error, same, within
+from idl_helpers.theory.derive import numerically_equal, same
 
 PROFILES = dict(
     smoke=dict(sym_sizes=[(2, 3, 3)], sym_points=2, all_classes=False, batch=8, dims=(6, 5, 4), trials=3),
@@ -45,30 +42,6 @@ def vector_form() -> dict:
             for B, K in VECTOR_FORM_SIZES}
 
 
-def equal_at_random_points(a: sp.Expr, b: sp.Expr, points: int, *, seed: int = 0, tol: float = 1e-9) -> bool:
-    """``a == b`` at ``points`` random points (each symbol uniform in [−2, 2]) in 30-digit arithmetic.
-
-    The points are :func:`idl_helpers.theory.derive.numerically_equal`'s (same seed, same order), but the
-    difference is compiled once (``lambdify`` to mpmath) instead of substituted point by point: on the
-    network's derivatives that takes about a second instead of a minute per true class."""
-    diff = sp.sympify(a - b)
-    free = sorted(diff.free_symbols, key=str)
-    try:
-        f = sp.lambdify(free, diff, "mpmath")
-    except (KeyError, NameError, TypeError):    # nothing mpmath can evaluate (zoo, an undefined function, …)
-        return False
-    rng = random.Random(seed)
-    with mpmath.workdps(30):
-        for _ in range(points):
-            try:
-                val = complex(f(*[mpmath.mpf(rng.uniform(-2.0, 2.0)) for _ in free]))
-            except (TypeError, ValueError, ZeroDivisionError):    # no number at this point
-                return False
-            if not within(max_error(val), tol):      # NaN or inf at a random point is a failure, not a pass
-                return False
-    return True
-
-
 def input_gradient_check(d: int, H: int, K: int, k: int, points: int, *, forget_sigmoid_derivative: bool = False
                          ) -> bool:
     """SymPy: dJ/dx of the symbolic network (input d, hidden H, classes K, true class k) against the closed form
@@ -87,7 +60,7 @@ def input_gradient_check(d: int, H: int, K: int, k: int, points: int, *, forget_
     autodiff = sp.Matrix(1, d, lambda i, j: sp.diff(J, x[j]))
     dsigma = h.applyfunc(lambda s: 1 if forget_sigmoid_derivative else s * (1 - s))
     closed = ((y_hat - y) * W2.T).multiply_elementwise(dsigma) * W1.T
-    return all(equal_at_random_points(a, c, points) for a, c in zip(autodiff, closed))
+    return all(numerically_equal(a, c, trials=points) for a, c in zip(autodiff, closed))
 
 
 def input_gradient_checks(cfg) -> dict:
