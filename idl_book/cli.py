@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 
 
 def _cmd_run(a) -> int:
-    from idl_helpers.core.profiles import default_profile
+    from idl_helpers.core.environment import default_profile
     from .runner import RunnerError, run_notebooks, summary
 
     profile = default_profile() if a.profile == "auto" else a.profile
@@ -60,7 +60,7 @@ def _cmd_run(a) -> int:
 
 def build_book(root: Path | None = None, *, warnings_as_errors: bool = False, quiet: bool = True) -> int:
     """``jupyter-book build`` of the already-executed notebooks (no execution); returns its exit code."""
-    root = Path(root or paths.REPO_ROOT)
+    root = Path(root or environment.REPO_ROOT)
     exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     cmd = [exe or "jupyter-book", "build", str(root), "--path-output", str(root)]
     if warnings_as_errors:
@@ -113,7 +113,7 @@ def book_problems(root: Path, *, strict: bool = False) -> list[str]:
 
 
 def _cmd_build(a) -> int:
-    root = Path(a.root) if a.root else Path(paths.REPO_ROOT)
+    root = Path(a.root) if a.root else Path(environment.REPO_ROOT)
     problems = book_problems(root, strict=a.warnings_as_errors)
     if problems:
         for line in problems:
@@ -142,7 +142,7 @@ def _imdb_directory(memo: dict) -> tuple[str, str] | None:
     from idl_helpers.data.imdb import check_directory
 
     if "aclImdb" not in memo:
-        root = paths.data_dir()
+        root = environment.data_dir()
         memo["aclImdb"] = None
         if root is not None and (root / "aclImdb").is_dir():
             try:
@@ -173,15 +173,15 @@ def _optional_why(name: str, groups: dict, memo: dict) -> str | None:
 
 
 def _cmd_data(a) -> int:
-    from idl_helpers.data import all_resources
+    from idl_helpers.data.resources import all_resources
     from idl_helpers.data._fetch import DataError, DataNotFoundError, fetch, status
 
     groups = all_resources()
-    data_dir, cache = paths.data_dir(), paths.cache_dir()  # a bad setting is a DataError: main() reports it
+    data_dir, cache = environment.data_dir(), environment.cache_dir()  # a bad setting is a DataError: main() reports it
     memo: dict = {}
     if a.action == "status":
         bad: list[str] = []
-        print(f"{paths.DATA_DIR_ENV} = {data_dir or '(unset)'}   cache = {cache}   offline = {paths.offline()}")
+        print(f"{environment.DATA_DIR_ENV} = {data_dir or '(unset)'}   cache = {cache}   offline = {environment.offline()}")
         for group, resources in groups.items():
             for r in resources:
                 s = status(r)
@@ -207,7 +207,7 @@ def _cmd_data(a) -> int:
             bad.append("glove 50-d package")
         if bad:
             print(f"not usable: {', '.join(bad)} — `idl-book data fetch` downloads what it can; "
-                  f"else put the files in ${paths.DATA_DIR_ENV}", file=sys.stderr)
+                  f"else put the files in ${environment.DATA_DIR_ENV}", file=sys.stderr)
         return 1 if bad else 0
     names = list(a.names or [])
     known = list(groups) + [r.name for rs in groups.values() for r in rs]
@@ -237,7 +237,7 @@ def _cmd_data(a) -> int:
             except DataNotFoundError as exc:
                 if why:
                     hint = (f" (`idl-book data fetch {r.name}` downloads it)"
-                            if r.url and not asked and not paths.offline() else "")
+                            if r.url and not asked and not environment.offline() else "")
                     print(f"{r.name}: missing (ok): {why}{hint}")
                 else:
                     print(f"error: {r.name}: {exc}", file=sys.stderr)
@@ -250,7 +250,7 @@ def _cmd_data(a) -> int:
 
 def _profile_arg(value: str) -> str | None:
     """``latest`` → ``None`` (each page's own profile), ``auto`` → the hardware's default profile."""
-    from idl_helpers.core.profiles import default_profile
+    from idl_helpers.core.environment import default_profile
 
     return None if value == "latest" else default_profile() if value == "auto" else value
 
@@ -321,7 +321,7 @@ def _print_notebook_time(pages) -> None:
     from .page_status import BUDGET_S, budget_text, costliest_text, read_log
 
     for profile in dict.fromkeys(p.profile for p in pages if p.profile):
-        log = read_log(paths.results_dir(), profile)
+        log = read_log(environment.results_dir(), profile)
         if not log:
             continue
         names = {p.name for p in pages if p.profile == profile}
@@ -373,7 +373,7 @@ def _interrupt_on_signals() -> None:
 def _cmd_walk(a) -> int:
     from .walk import WalkError, report, walk, write_json
 
-    html = Path(a.html) if a.html else Path(paths.REPO_ROOT) / "_build" / "html"
+    html = Path(a.html) if a.html else Path(environment.REPO_ROOT) / "_build" / "html"
     print(f"reading {html} at {a.width} px in headless Chromium")
     try:
         pages = walk(html, width=a.width, screenshots=Path(a.screenshots) if a.screenshots else None)
@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     r.add_argument("--data-dir", default="",
-                   help=f"local data directory passed to every notebook (default: the notebooks read ${paths.DATA_DIR_ENV})")
+                   help=f"local data directory passed to every notebook (default: the notebooks read ${environment.DATA_DIR_ENV})")
     r.add_argument("--timeout", type=_positive_int, default=None, help="per-cell timeout in seconds")
     r.add_argument("--replace-thorough", action="store_true",
                    help="let this run replace pages executed under a more thorough profile (default: keep them)")
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--screenshots", help="a folder for one screenshot per page")
     w.set_defaults(func=_cmd_walk)
     a = p.parse_args(argv)
-    from idl_helpers.core.profiles import PROFILES
+    from idl_helpers.core.environment import PROFILES
 
     if getattr(a, "profile", None) not in (None, "auto", "latest", *PROFILES):
         p.error(f"unknown profile {a.profile!r}; valid profiles are: auto, {', '.join(PROFILES)}")
@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except PermissionError as exc:
         print(f"error: {exc.filename or ''}: permission denied ({exc.strerror or exc}); check its permissions "
-              f"or point {paths.CACHE_DIR_ENV} / {paths.DATA_DIR_ENV} at a directory you can write", file=sys.stderr)
+              f"or point {environment.CACHE_DIR_ENV} / {environment.DATA_DIR_ENV} at a directory you can write", file=sys.stderr)
         return 2
 
 

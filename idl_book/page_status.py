@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idl_helpers.core import paths
-from idl_helpers.core.profiles import PROFILES
+from idl_helpers.core import environment
+from idl_helpers.core.environment import PROFILES
 
 RANK = {p: i for i, p in enumerate(PROFILES)}
 #: what the whole book may take on a 2-core CPU, per profile: the sum of the notebooks' wall times
@@ -140,7 +140,7 @@ def library_inputs(notebook: Path) -> list[Path]:
 
 def _key(path: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(paths.REPO_ROOT).as_posix()
+        return Path(path).resolve().relative_to(environment.REPO_ROOT).as_posix()
     except ValueError:
         return str(Path(path).resolve())
 
@@ -159,7 +159,7 @@ def changed_inputs(recorded: dict[str, str]) -> list[str]:
     """The recorded inputs whose content differs now (or that no longer exist)."""
     out = []
     for key, digest in recorded.items():
-        p = Path(key) if Path(key).is_absolute() else paths.REPO_ROOT / key
+        p = Path(key) if Path(key).is_absolute() else environment.REPO_ROOT / key
         try:
             if sha256(p) != digest:
                 out.append(key)
@@ -219,7 +219,7 @@ def results_problem(entry: dict, results_dir: Path, name: str) -> str:
         except ResultsError as exc:
             return f"its results file is damaged: {exc}"
     for key, digest in recorded.items():
-        p = Path(key) if Path(key).is_absolute() else paths.REPO_ROOT / key
+        p = Path(key) if Path(key).is_absolute() else environment.REPO_ROOT / key
         try:
             if sha256(p) != digest:
                 return f"its results file {key} is not the one the run that made the page wrote"
@@ -233,9 +233,9 @@ def this_book(profile: str | None = None) -> list[PageStatus]:
     ``$IDL_NOTEBOOKS_DIR`` / ``$IDL_BOOK_DIR`` / ``$IDL_RESULTS_DIR``), else of the repository's."""
     import os
 
-    env = {k: os.environ.get(k) for k in (paths.NOTEBOOKS_DIR_ENV, paths.BOOK_DIR_ENV, paths.RESULTS_DIR_ENV)}
-    return page_status(profile, source_root=env[paths.NOTEBOOKS_DIR_ENV] or None,
-                       book_root=env[paths.BOOK_DIR_ENV] or None, results_root=env[paths.RESULTS_DIR_ENV] or None)
+    env = {k: os.environ.get(k) for k in (environment.NOTEBOOKS_DIR_ENV, environment.BOOK_DIR_ENV, environment.RESULTS_DIR_ENV)}
+    return page_status(profile, source_root=env[environment.NOTEBOOKS_DIR_ENV] or None,
+                       book_root=env[environment.BOOK_DIR_ENV] or None, results_root=env[environment.RESULTS_DIR_ENV] or None)
 
 
 def page_status(profile: str | None = None, *, source_root: Path | None = None,
@@ -246,8 +246,8 @@ def page_status(profile: str | None = None, *, source_root: Path | None = None,
     a profile given judges every page as a page of that profile."""
     from .pages import discover, executed_profile
 
-    source_root = Path(source_root) if source_root else paths.notebooks_dir()
-    book_root = Path(book_root) if book_root else paths.book_dir()
+    source_root = Path(source_root) if source_root else environment.notebooks_dir()
+    book_root = Path(book_root) if book_root else environment.book_dir()
     results_root = Path(results_root) if results_root else book_root / "results"
     logs: dict[str, dict] = {}
     out = []
@@ -316,15 +316,13 @@ def damaged_page(page: Path) -> str:
 def numerics_differ(entry: dict) -> str:
     """Why the runner would not reproduce a logged run's numbers to the last digit (its thread count
     or pinned CPU code paths differ from the runner's now), or ``""``. GPU runs are not judged."""
-    from idl_helpers.core import numerics
-
     if str(entry.get("device", "")).startswith("cuda"):
         return ""
     if "numerics" not in entry:
         threads = (entry.get("parameters") or {}).get("threads_per_kernel")
         return (f"executed before the thread count and CPU code paths were pinned ({threads} threads); "
                 f"re-run it to get the numbers the runner reproduces")
-    then, now = numerics.pins(entry["numerics"]), numerics.pins()
+    then, now = environment.pins(entry["numerics"]), environment.pins()
     if then == now:
         return ""
     what = ", ".join(f"{k} {then.get(k)!r} → {now[k]!r}" for k in now if then.get(k) != now[k])

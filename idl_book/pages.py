@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 
 #: notebooks that summarise the others run after them, in this order
 RUN_LAST = ("scorecard",)
@@ -16,7 +16,7 @@ RUN_LAST = ("scorecard",)
 
 def discover(source_root: Path | None = None) -> list[Path]:
     """Source notebooks, part by part and page by page, summaries (``RUN_LAST``) at the end."""
-    root = Path(source_root) if source_root else paths.notebooks_dir()
+    root = Path(source_root) if source_root else environment.notebooks_dir()
     found = [p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
     def key(p: Path):
         last = RUN_LAST.index(p.stem) if p.stem in RUN_LAST else -1

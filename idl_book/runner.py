@@ -27,9 +27,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
-from idl_helpers.core import device as device_mod
-from idl_helpers.core import numerics, parallel, paths
-from idl_helpers.core.profiles import check_profile, default_profile
+from idl_helpers.core import environment, parallel
+from idl_helpers.core.environment import check_profile, default_profile
 from idl_helpers.core.results import STAGING_ENV, git_commit, versions
 
 from .page_status import input_hashes, input_hashes_of
@@ -94,7 +93,7 @@ def validate(profile: str, seed, device: str, data_dir: str | None) -> dict:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise RunnerError(f"seed must be an integer, not {seed!r}")
     try:
-        device_mod.resolve(device)  # the same check every notebook's setup() makes
+        environment.resolve_device(device)  # the same check every notebook's setup() makes
     except (ValueError, RuntimeError) as exc:
         raise RunnerError(str(exc)) from None
     if data_dir and not Path(data_dir).is_dir():
@@ -176,7 +175,7 @@ def _hide_parameter_cells(path: Path) -> None:
 def workers_per_kernel(jobs: int) -> int:
     """Worker processes each kernel may start for independent single-threaded jobs
     (:mod:`idl_helpers.core.parallel`): the cores shared out among the notebooks running at once.
-    This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.core.numerics`),
+    This changes only the speed; the kernel's own thread count is fixed (:mod:`idl_helpers.core.environment`),
     so no number depends on ``--jobs``."""
     return max(1, parallel.cores() // max(jobs, 1))
 
@@ -196,13 +195,13 @@ def _execute(source: str, output: str, cwd: str, parameters: dict, results_dir: 
     from papermill.exceptions import PapermillExecutionError
 
     # inherited by the kernel (torch, NumPy's BLAS and MKL read thread counts and code paths at
-    # start-up, :mod:`idl_helpers.core.numerics`); restored afterwards, since with jobs=1 this runs in the caller's own process
-    pinned = numerics.pinned_env(threads, workers)
-    saved = {v: os.environ.get(v) for v in (paths.RESULTS_DIR_ENV, STAGING_ENV, paths.NOTEBOOKS_DIR_ENV,
-                                            paths.BOOK_DIR_ENV, *pinned)}
-    os.environ[paths.RESULTS_DIR_ENV] = results_dir
+    # start-up, :mod:`idl_helpers.core.environment`); restored afterwards, since with jobs=1 this runs in the caller's own process
+    pinned = environment.pinned_env(threads, workers)
+    saved = {v: os.environ.get(v) for v in (environment.RESULTS_DIR_ENV, STAGING_ENV, environment.NOTEBOOKS_DIR_ENV,
+                                            environment.BOOK_DIR_ENV, *pinned)}
+    os.environ[environment.RESULTS_DIR_ENV] = results_dir
     os.environ[STAGING_ENV] = staging
-    os.environ[paths.NOTEBOOKS_DIR_ENV], os.environ[paths.BOOK_DIR_ENV] = roots
+    os.environ[environment.NOTEBOOKS_DIR_ENV], os.environ[environment.BOOK_DIR_ENV] = roots
     os.environ.update(pinned)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     out = Path(output)
@@ -285,10 +284,10 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
         params["data_dir"] = str(Path(data_dir).resolve())
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0):
         raise RunnerError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    source_root = Path(source_root) if source_root else paths.notebooks_dir()
-    book_root = Path(book_root) if book_root else paths.book_dir()
+    source_root = Path(source_root) if source_root else environment.notebooks_dir()
+    book_root = Path(book_root) if book_root else environment.book_dir()
     results_root = Path(results_root) if results_root else (
-        paths.results_dir() if book_root == paths.book_dir() else book_root / "results")
+        environment.results_dir() if book_root == environment.book_dir() else book_root / "results")
     notebooks = select(discover(source_root), only)
     if jobs < 1:
         raise RunnerError("jobs must be at least 1")
@@ -298,20 +297,20 @@ def run_notebooks(profile: str | None = None, *, only: list[str] | None = None, 
     runs: list[NotebookRun] = []
     show = _Progress(len(notebooks), profile, enabled=progress)
 
-    from idl_helpers.core.profiles import PROFILES
+    from idl_helpers.core.environment import PROFILES
 
     # a smoke run over a committed quick/full copy is allowed (make book PROFILE=smoke), but said
     before = {src: executed_profile(book_root / src.relative_to(source_root)) for src in notebooks}
     rank = {p: i for i, p in enumerate(PROFILES)}
     try:
-        threads = numerics.threads()
-    except numerics.NumericsError as exc:
+        threads = environment.threads()
+    except environment.NumericsError as exc:
         raise RunnerError(str(exc)) from None
     workers = workers_per_kernel(jobs)
     if progress and jobs > 1 and jobs * threads > parallel.cores():
         print(f"note: {jobs} notebooks at once × {threads} threads each on {parallel.cores()} cores: slower than "
               f"--jobs {max(1, parallel.cores() // threads)}, same numbers (the thread count is fixed so that "
-              f"--jobs never changes a number; ${numerics.THREADS_ENV} sets it)", file=sys.stderr)
+              f"--jobs never changes a number; ${environment.THREADS_ENV} sets it)", file=sys.stderr)
     log_params = {**{k: v for k, v in params.items() if k != "data_dir"}, "jobs": jobs,
                   "threads_per_kernel": threads, "workers_per_kernel": workers}
     failed_root = book_root.resolve().parent / "_build" / "failed" / profile
@@ -564,14 +563,14 @@ def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], param
     import torch
 
     path = results_root / f"runs-{profile}.json"
-    dev = device_mod.resolve(params["device"])
-    common = {"device": device_mod.describe(dev, params.get("threads_per_kernel")), "cuda_available": torch.cuda.is_available(),
+    dev = environment.resolve_device(params["device"])
+    common = {"device": environment.describe_device(dev, params.get("threads_per_kernel")), "cuda_available": torch.cuda.is_available(),
               "parameters": params, "versions": versions(), "git_commit": git_commit(),
-              "numerics": numerics.describe(numerics.pinned_env(params.get("threads_per_kernel")))}
+              "numerics": environment.describe_numerics(environment.pinned_env(params.get("threads_per_kernel")))}
 
     def rel(p: str) -> str:  # paths inside the repository are logged relative to it
         try:
-            return Path(p).resolve().relative_to(paths.REPO_ROOT).as_posix()
+            return Path(p).resolve().relative_to(environment.REPO_ROOT).as_posix()
         except ValueError:
             return p
 
@@ -588,7 +587,7 @@ def _update_log(results_root: Path, profile: str, runs: list[NotebookRun], param
             entry = entries.get(r.name) or {"name": r.name, "source": rel(r.source), "status": r.status}
             entries[r.name] = {**entry, "last_attempt": attempt}
         log = {"profile": profile, "notebooks": sorted(entries.values(), key=lambda e: e["source"])}
-        with paths.atomic_path(path) as tmp:
+        with environment.atomic_path(path) as tmp:
             tmp.write_text(json.dumps(log, indent=1) + "\n")
     return path
 

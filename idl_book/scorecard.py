@@ -21,13 +21,13 @@ import pandas as pd
 
 import numpy as np
 
-from idl_helpers.core import paths, reports, results, tables
+from idl_helpers.core import environment, reports, results, tables
 from idl_helpers.analysis import stats
 # the comparison table and its formatting live with the pages (notebook.py uses them without the
 # scorecard); _number is compare's one number parser (it becomes public at compare.py's next change,
 # which stales every page)
-from idl_helpers.core.compare import _number, compare, fmt_ours, fmt_report, show_compare
-from idl_helpers.core.profiles import PROFILES
+from idl_helpers.core.results import _number, compare, fmt_ours, fmt_report, show_compare
+from idl_helpers.core.environment import PROFILES
 
 #: the report's headline number for a question that has several (others: its first registry entry)
 HEADLINE = reports.HEADLINE
@@ -285,7 +285,7 @@ def summary_table(root: Path | None = None, *, page_status: dict[str, str] | Non
 def timings(root: Path | None = None) -> pd.DataFrame:
     """Wall time (s) of each notebook under each profile, from ``runs-<profile>.json``; "—" where a
     notebook was not run under a profile."""
-    root = Path(root) if root else paths.results_dir()
+    root = Path(root) if root else environment.results_dir()
     rows = []
     for p in PROFILES:
         log_file = root / f"runs-{p}.json"

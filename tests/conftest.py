@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_private_cache(tmp_path_factory):
     """No test downloads from the internet, and none reuses a developer's cache."""
-    old = {k: os.environ.get(k) for k in (paths.OFFLINE_ENV, paths.CACHE_DIR_ENV)}
-    os.environ[paths.OFFLINE_ENV] = "1"
+    old = {k: os.environ.get(k) for k in (environment.OFFLINE_ENV, environment.CACHE_DIR_ENV)}
+    os.environ[environment.OFFLINE_ENV] = "1"
     if not os.environ.get("IDL_TEST_KEEP_CACHE"):
-        os.environ[paths.CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
+        os.environ[environment.CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
     yield
     for k, v in old.items():
         if v is None:
@@ -32,7 +32,7 @@ def mirror() -> Path:
     from idl_helpers.data import DataError
 
     try:
-        d = paths.data_dir()
+        d = environment.data_dir()
         problem = None if d is not None and d.is_dir() else \
             "no local data directory: set IDL_DATA_DIR to the data mirror"
     except DataError as exc:
@@ -50,7 +50,7 @@ def isolated_data(tmp_path, monkeypatch):
     data, cache = tmp_path / "data", tmp_path / "cache"
     data.mkdir()
     cache.mkdir()
-    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
-    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(cache))
-    monkeypatch.setenv(paths.OFFLINE_ENV, "1")
+    monkeypatch.setenv(environment.DATA_DIR_ENV, str(data))
+    monkeypatch.setenv(environment.CACHE_DIR_ENV, str(cache))
+    monkeypatch.setenv(environment.OFFLINE_ENV, "1")
     return data

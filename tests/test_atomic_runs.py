@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers.core import paths, results
+from idl_helpers.core import environment, results
 from idl_book import cli, page_status, runner
 
 from test_runner import write_nb
 
-SETUP = ("from idl_helpers.core.notebook import setup\n"
+SETUP = ("from idl_helpers.core.results import setup\n"
          "ctx = setup('{name}', profile=profile, seed=seed, device=device, data_dir=data_dir)\n")
 
 
@@ -77,18 +77,18 @@ def _script(tmp_path, src, root, body):
     script.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from idl_helpers.core import paths
+        from idl_helpers.core import environment
         from idl_book import cli, runner
         src, root = Path({str(src)!r}), Path({str(root)!r})
-        paths.notebooks_dir = lambda: src
-        paths.book_dir = lambda: root
+        environment.notebooks_dir = lambda: src
+        environment.book_dir = lambda: root
     """) + textwrap.dedent(body))
     return script
 
 
 def _start(script, **env):
-    full = {**os.environ, paths.RESULTS_DIR_ENV: "", **env}
-    full.pop(paths.RESULTS_DIR_ENV)
+    full = {**os.environ, environment.RESULTS_DIR_ENV: "", **env}
+    full.pop(environment.RESULTS_DIR_ENV)
     # the child gets Ctrl-C's default disposition whatever this process inherited: pytest started
     # from a background job (`make test &`) inherits SIGINT ignored, and the child would too
     return subprocess.Popen([sys.executable, str(script)], env=full, stdout=subprocess.PIPE,
@@ -252,7 +252,7 @@ def test_stale_pages_are_listed(book, monkeypatch):
     assert states["04_sleepy"].state == "missing"
     inputs = _log(root)["03_flaky"]["inputs"]
     # the library code the notebook runs is among its inputs, found through its imports
-    assert {"idl_helpers/core/notebook.py", "idl_helpers/core/results.py", "idl_helpers/core/paths.py",
+    assert {"idl_helpers/core/results.py", "idl_helpers/core/results.py", "idl_helpers/core/environment.py",
             "idl_helpers/core/report_numbers.json"} <= set(inputs)
     # ... and only that: not the course code it never imports, nor the scorecard (a scorecard fix must
     # not make every page stale)
@@ -261,10 +261,10 @@ def test_stale_pages_are_listed(book, monkeypatch):
     # a library file that changed since the page was executed makes it stale (planted in the log)
     log_path = root / "results" / "runs-smoke.json"
     log = json.loads(log_path.read_text())
-    log["notebooks"][0]["inputs"]["idl_helpers/core/paths.py"] = "0" * 64
+    log["notebooks"][0]["inputs"]["idl_helpers/core/environment.py"] = "0" * 64
     log_path.write_text(json.dumps(log))
     state = {p.name: p for p in page_status.page_status(source_root=src, book_root=root)}["03_flaky"]
-    assert state.state == "stale" and state.changed == ["idl_helpers/core/paths.py"]
+    assert state.state == "stale" and state.changed == ["idl_helpers/core/environment.py"]
     # and so does an edit of the notebook itself
     nb = src / "part1" / "03_flaky.ipynb"
     nb.write_text(nb.read_text().replace("0.6", "0.7"))
@@ -275,9 +275,9 @@ def test_stale_pages_are_listed(book, monkeypatch):
 def _smoke_book_for_the_cli(book, monkeypatch):
     """The tiny book as `idl-book` sees it (its notebooks, book and results folders), run once under smoke."""
     src, root = book
-    monkeypatch.setattr(paths, "notebooks_dir", lambda: src)
-    monkeypatch.setattr(paths, "book_dir", lambda: root)
-    monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
+    monkeypatch.setattr(environment, "notebooks_dir", lambda: src)
+    monkeypatch.setattr(environment, "book_dir", lambda: root)
+    monkeypatch.delenv(environment.RESULTS_DIR_ENV, raising=False)
     monkeypatch.setenv("SLEEPY_MARK", str(root.parent / "mark"))
     runner.run_notebooks("smoke", progress=False)
     return src, root
@@ -358,7 +358,7 @@ def test_a_damaged_results_file_is_named(tmp_path, monkeypatch, capsys):
     (tmp_path / "quick").mkdir()
     bad = tmp_path / "quick" / "10_x.json"
     bad.write_text('{"records": [')
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(tmp_path))
     with pytest.raises(results.ResultsError, match="10_x.json"):
         results.load()
     assert cli.main(["scorecard"]) == 2

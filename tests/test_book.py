@@ -11,7 +11,7 @@ import shutil
 import nbformat
 import pytest
 
-from idl_helpers.core import paths, results
+from idl_helpers.core import environment, results
 from idl_book import runner
 from idl_book.cli import build_book
 
@@ -39,10 +39,10 @@ def test_smoke_book_executes_and_builds_without_warnings(tmp_path, mirror):
     root = tmp_path / "site"
     root.mkdir()
     for f in ("_config.yml", "_toc.yml"):
-        shutil.copy(paths.REPO_ROOT / f, root / f)
-    shutil.copytree(paths.REPO_ROOT / "_static", root / "_static")  # the book's CSS
+        shutil.copy(environment.REPO_ROOT / f, root / f)
+    shutil.copytree(environment.REPO_ROOT / "_static", root / "_static")  # the book's CSS
     # the book's own pages, without executed notebooks or results (those come from this run)
-    shutil.copytree(paths.book_dir(), root / "book",
+    shutil.copytree(environment.book_dir(), root / "book",
                     ignore=lambda d, names: [n for n in names if n.endswith(".ipynb") or n == "results"])
     jobs = min(2, os.cpu_count() or 1)
     runs = runner.run_notebooks("smoke", jobs=jobs, book_root=root / "book", timeout=600, progress=False)
@@ -85,7 +85,7 @@ def test_the_build_skips_the_runners_staging_folders():
     import yaml
     from sphinx.util.matching import Matcher
 
-    patterns = yaml.safe_load((paths.REPO_ROOT / "_config.yml").read_text())["exclude_patterns"]
+    patterns = yaml.safe_load((environment.REPO_ROOT / "_config.yml").read_text())["exclude_patterns"]
     skip = Matcher(patterns)
     assert skip("book/.run-abc123/pages/part1/10_I_P1a_rnn.ipynb")
     assert not skip("book/part1/10_I_P1a_rnn.ipynb")

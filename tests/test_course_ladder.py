@@ -8,7 +8,7 @@ import math
 import pytest
 
 from idl_helpers.experiments import course_ladder as cl
-from idl_helpers.core.profiles import PROFILES
+from idl_helpers.core.environment import PROFILES
 
 
 def test_each_rung_adds_exactly_one_change_to_the_previous():

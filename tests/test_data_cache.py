@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from idl_book import cli
 from idl_helpers.data import ChecksumError, DataCorruptError, DataError, Resource, _fetch, fetch, imdb
 
@@ -89,7 +89,7 @@ def tiny_mirror(isolated_data, monkeypatch):
 
 
 def cached_table() -> Path:
-    (table,) = (paths.cache_dir() / "imdb").glob("imdb-*.parquet")
+    (table,) = (environment.cache_dir() / "imdb").glob("imdb-*.parquet")
     return table
 
 
@@ -104,12 +104,12 @@ def one_note(err: str) -> str:
 def test_cached_download_edited_in_place_with_mtime_restored_is_detected(isolated_data, monkeypatch):
     monkeypatch.setattr(_fetch, "RACY_SECONDS", 0.05, raising=False)
     r = Resource("thing.txt", "https://example.org/thing.txt", sha256(b"original"))
-    cached = paths.cache_dir() / "downloads" / "thing.txt"
+    cached = environment.cache_dir() / "downloads" / "thing.txt"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"original")
     time.sleep(0.1)
     assert fetch(r) == cached
-    assert any("thing.txt" in k for k in json.loads((paths.cache_dir() / "verified.json").read_text()))
+    assert any("thing.txt" in k for k in json.loads((environment.cache_dir() / "verified.json").read_text()))
     st = cached.stat()
     with open(cached, "r+b") as fh:
         fh.write(b"tampered")  # same size
@@ -142,7 +142,7 @@ def test_unreadable_file_is_a_data_error_with_a_hint(isolated_data, monkeypatch,
         fetch(Resource("thing.txt", None, sha256(b"x")))
     msg = str(err.value)
     assert "\n" not in msg and str(f) in msg and "Permission denied" in msg
-    assert "check its permissions" in msg and paths.DATA_DIR_ENV in msg
+    assert "check its permissions" in msg and environment.DATA_DIR_ENV in msg
 
 
 # --------------------------------------------------------------------------- probe 1: truncated parquet
@@ -222,7 +222,7 @@ def test_encoded_matrices_damaged_or_rewritten_are_rebuilt(tiny_mirror, capsys):
     from idl_helpers.data.imdb_glove import prepare_imdb
 
     data = prepare_imdb(max_len=12)
-    (npz,) = (paths.cache_dir() / "imdb").glob("encoded-*.npz")
+    (npz,) = (environment.cache_dir() / "imdb").glob("encoded-*.npz")
     raw = npz.read_bytes()
     npz.write_bytes(raw[: len(raw) // 3])
     capsys.readouterr()
@@ -253,7 +253,7 @@ def test_glove_matrix_from_the_zip_damaged_is_rebuilt(isolated_data, monkeypatch
                                                glove.ZIP.local_names))
     glove.load_glove.cache_clear()
     first = np.asarray(glove.load_glove(100).vectors).copy()
-    (npy,) = (paths.cache_dir() / "glove").glob("*.npy")
+    (npy,) = (environment.cache_dir() / "glove").glob("*.npy")
     npy.write_bytes(npy.read_bytes()[:-40])  # truncated
     glove.load_glove.cache_clear()
     capsys.readouterr()
@@ -295,7 +295,7 @@ def test_every_cache_write_goes_through_the_verified_helper():
     root = Path(__file__).resolve().parent.parent
     uses = {str(p.relative_to(root)) for pkg in ("idl_helpers", "idl_book") for p in (root / pkg).rglob("*.py")
             if "atomic_path(" in p.read_text()}
-    assert uses == {"idl_helpers/core/paths.py", "idl_helpers/data/_fetch.py", "idl_helpers/data/_cache.py",
+    assert uses == {"idl_helpers/core/environment.py", "idl_helpers/data/_fetch.py", "idl_helpers/data/_cache.py",
                     "idl_helpers/core/results.py", "idl_book/runner.py"}, uses
 
 
@@ -403,9 +403,9 @@ def test_fetch_imdb_reports_a_refused_directory(isolated_data, capsys):
 def test_data_dir_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, capsys):
     f = tmp_path / "data.txt"
     f.write_text("not a directory")
-    monkeypatch.setenv(paths.DATA_DIR_ENV, str(f))
-    with pytest.raises(DataError, match=rf"^{paths.DATA_DIR_ENV}=.*data\.txt is not a directory"):
-        paths.data_dir()
+    monkeypatch.setenv(environment.DATA_DIR_ENV, str(f))
+    with pytest.raises(DataError, match=rf"^{environment.DATA_DIR_ENV}=.*data\.txt is not a directory"):
+        environment.data_dir()
     with pytest.raises(DataError, match="is not a directory"):
         fetch(Resource("x.txt", None, None))
     assert cli.main(["data", "fetch", "ptb"]) == 2
@@ -415,10 +415,10 @@ def test_data_dir_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, capsys)
 def test_cache_dir_that_is_a_file_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     f = tmp_path / "cache.txt"
     f.write_text("")
-    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(f))
+    monkeypatch.setenv(environment.CACHE_DIR_ENV, str(f))
     assert cli.main(["data", "status"]) == 2
     line = _one_error_line(capsys.readouterr().err)
-    assert f"{paths.CACHE_DIR_ENV}={f} is not a directory" in line
+    assert f"{environment.CACHE_DIR_ENV}={f} is not a directory" in line
 
 
 # --------------------------------------------------------------------------- CI: no mirror is a failure

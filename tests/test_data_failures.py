@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from idl_helpers.data import ChecksumError, DataCorruptError, DataNotFoundError, Resource, fetch, glove, imdb
 
 
@@ -44,7 +44,7 @@ def test_missing_file_offline_names_file_url_and_variable(isolated_data):
         fetch(r)
     msg = str(err.value)
     assert "thing.txt" in msg and "https://example.org/data/thing.txt" in msg
-    assert paths.DATA_DIR_ENV in msg and str(isolated_data / "sub" / "thing.txt") in msg
+    assert environment.DATA_DIR_ENV in msg and str(isolated_data / "sub" / "thing.txt") in msg
 
 
 def test_local_file_with_wrong_checksum_is_never_used(isolated_data):
@@ -81,13 +81,13 @@ def test_damaged_cached_copy_is_deleted_and_downloaded_again(isolated_data, http
     root, url = http_server
     (root / "thing.txt").write_bytes(b"good data")
     r = Resource("thing.txt", f"{url}/thing.txt", sha256(b"good data"))
-    cached = paths.cache_dir() / "downloads" / "thing.txt"
+    cached = environment.cache_dir() / "downloads" / "thing.txt"
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(b"damaged")
     with pytest.raises(ChecksumError):  # offline: the damaged copy is refused, not used
         fetch(r)
     assert not cached.exists()
-    monkeypatch.setenv(paths.OFFLINE_ENV, "0")
+    monkeypatch.setenv(environment.OFFLINE_ENV, "0")
     cached.write_bytes(b"damaged again")
     assert fetch(r).read_bytes() == b"good data"
 
@@ -95,15 +95,15 @@ def test_damaged_cached_copy_is_deleted_and_downloaded_again(isolated_data, http
 def test_download_failing_its_checksum_is_refused(isolated_data, http_server, monkeypatch):
     root, url = http_server
     (root / "thing.txt").write_bytes(b"served but wrong")
-    monkeypatch.setenv(paths.OFFLINE_ENV, "0")
+    monkeypatch.setenv(environment.OFFLINE_ENV, "0")
     with pytest.raises(ChecksumError):
         fetch(Resource("thing.txt", f"{url}/thing.txt", sha256(b"what we expect")))
-    assert not (paths.cache_dir() / "downloads" / "thing.txt").exists()
+    assert not (environment.cache_dir() / "downloads" / "thing.txt").exists()
 
 
 def test_unreachable_download_is_a_clear_error(isolated_data, http_server, monkeypatch):
     _, url = http_server
-    monkeypatch.setenv(paths.OFFLINE_ENV, "0")
+    monkeypatch.setenv(environment.OFFLINE_ENV, "0")
     with pytest.raises(DataNotFoundError, match="could not be downloaded"):
         fetch(Resource("absent.txt", f"{url}/absent.txt", sha256(b"x")))
 
@@ -153,7 +153,7 @@ def test_glove_from_zip_and_bad_rows(isolated_data, monkeypatch):
     # the real md5 of glove.6B.zip does not match our fake file: refused
     monkeypatch.setattr(glove, "ZIP", Resource("glove.6B.zip", glove.ZIP.url, "md5:056ea991adb4740ac6bf1b6d9b50408b",
                                                glove.ZIP.local_names))
-    (paths.cache_dir() / "glove").rename(paths.cache_dir() / "glove-old")
+    (environment.cache_dir() / "glove").rename(environment.cache_dir() / "glove-old")
     with pytest.raises(ChecksumError):
         glove.load_glove(100)
     glove.load_glove.cache_clear()
@@ -163,14 +163,14 @@ def test_glove_from_zip_and_bad_rows(isolated_data, monkeypatch):
 
 def test_atomic_path_gives_each_writer_its_own_temporary_file(tmp_path):
     final = tmp_path / "cache" / "x.npz"
-    with paths.atomic_path(final) as a, paths.atomic_path(final) as b:
+    with environment.atomic_path(final) as a, environment.atomic_path(final) as b:
         assert a != b and a.suffix == b.suffix == ".npz"
         np.savez(a, v=np.arange(3))
         np.savez(b, v=np.arange(5))
         assert not final.exists()  # nothing is visible before a writer finishes
     assert np.load(final)["v"].tolist() == [0, 1, 2]  # b finished first, then a: the last writer wins, whole
     with pytest.raises(RuntimeError):
-        with paths.atomic_path(tmp_path / "cache" / "y.txt") as t:
+        with environment.atomic_path(tmp_path / "cache" / "y.txt") as t:
             t.write_text("half")
             raise RuntimeError("writer died")
     assert sorted(p.name for p in final.parent.iterdir()) == ["x.npz"]  # no debris, no partial file
@@ -179,7 +179,7 @@ def test_atomic_path_gives_each_writer_its_own_temporary_file(tmp_path):
 def _load_imdb_in_a_fresh_process(cache: str) -> tuple[int, str]:
     import os
 
-    os.environ[paths.CACHE_DIR_ENV] = cache
+    os.environ[environment.CACHE_DIR_ENV] = cache
     df = imdb.load_imdb(progress=False)
     return len(df), hashlib.sha1(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
 
@@ -196,7 +196,7 @@ def test_parallel_notebooks_can_build_the_same_cache(mirror, tmp_path, monkeypat
     left = sorted(p.name for p in (tmp_path / "cache" / "imdb").iterdir())
     assert len(left) == 2 and left[0].startswith("imdb-") and left[0].endswith(".parquet")  # no temp files
     assert left[1] == left[0] + ".json"  # the table's verification record
-    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(environment.CACHE_DIR_ENV, str(tmp_path / "cache"))
     capsys.readouterr()
     assert len(imdb.load_imdb(progress=False)) == 50_000
     assert "note:" not in capsys.readouterr().err  # the survivor passes verification: not rebuilt

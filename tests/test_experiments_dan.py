@@ -3,7 +3,7 @@
 import pandas as pd
 
 from idl_helpers.experiments import dan
-from idl_helpers.core.profiles import settings
+from idl_helpers.core.environment import settings
 
 
 def test_choice_optimism_reports_what_choosing_on_test_adds():

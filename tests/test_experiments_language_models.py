@@ -3,7 +3,7 @@
 import numpy as np
 
 from idl_helpers.experiments.language_models import bigram_direction, bigram_lm, char_gru
-from idl_helpers.core.profiles import settings
+from idl_helpers.core.environment import settings
 
 
 def test_directions_agree_only_with_the_end_symbol():

@@ -8,7 +8,7 @@ import pytest
 
 from idl_helpers.models import recurrent
 from idl_helpers.experiments import recurrent_imdb as ex
-from idl_helpers.core.profiles import PROFILES, settings
+from idl_helpers.core.environment import PROFILES, settings
 
 TABLES = {"10_I_P1a_rnn": ex.P1A_PROFILES, "11_I_P1b_gru": ex.P1B_PROFILES,
           "12_I_P1b_parameter_matched": ex.MATCHED_PROFILES}

@@ -9,7 +9,7 @@ import pytest
 
 from idl_helpers.analysis import attribution
 from idl_helpers.experiments import tokenwise_imdb as ex
-from idl_helpers.core.profiles import PROFILES, settings
+from idl_helpers.core.environment import PROFILES, settings
 
 TABLES = {"20_I_P2_tokenwise_mlp": ex.P2_PROFILES, "21_I_P3_weighted_sum": ex.P3_PROFILES,
           "22_I_P4_restricted_attention": ex.P4_PROFILES}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from idl_helpers.core import paths, profiles
+from idl_helpers.core import environment
 from idl_book import cli, page_status, runner, terminal
 
 from test_atomic_runs import SETUP, _default_signals, _log, _script, _start, _wait_for
@@ -33,9 +33,9 @@ def book(tmp_path, monkeypatch):
              "if not os.environ.get('NO_FINISH'):\n    ctx.finish(show=False)")
     write_nb(src / "scorecard.ipynb", "import os\nassert os.environ['IDL_RESULTS_DIR']")
     root = tmp_path / "book"
-    monkeypatch.setattr(paths, "notebooks_dir", lambda: src)
-    monkeypatch.setattr(paths, "book_dir", lambda: root)
-    monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
+    monkeypatch.setattr(environment, "notebooks_dir", lambda: src)
+    monkeypatch.setattr(environment, "book_dir", lambda: root)
+    monkeypatch.delenv(environment.RESULTS_DIR_ENV, raising=False)
     monkeypatch.delenv("NO_FINISH", raising=False)
     return src, root
 
@@ -64,7 +64,7 @@ def test_only_refuses_a_name_that_is_not_a_notebook(book, capsys, name):
 def test_a_closed_pipe_ends_the_scorecard_quietly(tmp_path):
     """`idl-book scorecard | head -1`: the reader goes away; no BrokenPipeError traceback."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop(paths.RESULTS_DIR_ENV, None)
+    env.pop(environment.RESULTS_DIR_ENV, None)
     cmd = f"{sys.executable} -m idl_book.cli scorecard --full | true"  # `true` never reads: the pipe closes
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
@@ -103,9 +103,9 @@ def test_a_read_only_cache_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
     """Running as root, chmod does not stop writes: the refusal is planted on mkdir instead."""
     cache = tmp_path / "cache"
     cache.mkdir()
-    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(cache))
-    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path))  # an empty data directory: nothing found there
-    monkeypatch.setenv(paths.OFFLINE_ENV, "1")
+    monkeypatch.setenv(environment.CACHE_DIR_ENV, str(cache))
+    monkeypatch.setenv(environment.DATA_DIR_ENV, str(tmp_path))  # an empty data directory: nothing found there
+    monkeypatch.setenv(environment.OFFLINE_ENV, "1")
     real_mkdir = Path.mkdir
 
     def mkdir(self, *a, **kw):
@@ -116,11 +116,11 @@ def test_a_read_only_cache_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Path, "mkdir", mkdir)
     assert cli.main(["data", "status"]) == 1
     out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "cache unusable" in out and paths.CACHE_DIR_ENV in out
+    assert "Traceback" not in out + err and "cache unusable" in out and environment.CACHE_DIR_ENV in out
     assert cli.main(["data", "fetch", "ptb"]) != 0
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert lines and all(l.startswith("error: ") and str(cache) in l and paths.CACHE_DIR_ENV in l
+    assert lines and all(l.startswith("error: ") and str(cache) in l and environment.CACHE_DIR_ENV in l
                          for l in lines), err
 
 
@@ -253,19 +253,19 @@ def test_a_page_whose_results_file_is_invalid_or_foreign_is_not_current(book, ca
 
 # 6 ------------------------------------------------------------------------------------------------
 def test_data_status_fails_when_a_file_is_missing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path))
-    monkeypatch.setenv(paths.OFFLINE_ENV, "1")
+    monkeypatch.setenv(environment.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(environment.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(environment.OFFLINE_ENV, "1")
     assert cli.main(["data", "status"]) == 1
     out, err = capsys.readouterr()
     assert "missing " in out and "not usable:" in err and "Traceback" not in err
 
 
 def test_data_status_passes_with_the_shared_data():
-    data = Path(os.environ.get(paths.DATA_DIR_ENV) or REPO.parent / "shared" / "data")
+    data = Path(os.environ.get(environment.DATA_DIR_ENV) or REPO.parent / "shared" / "data")
     if not data.is_dir():
         pytest.skip("no data directory")
-    env = {**os.environ, "PYTHONPATH": str(REPO), paths.DATA_DIR_ENV: str(data), paths.OFFLINE_ENV: "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), environment.DATA_DIR_ENV: str(data), environment.OFFLINE_ENV: "1"}
     proc = subprocess.run([sys.executable, "-m", "idl_book.cli", "data", "status"], env=env,
                           capture_output=True, text=True, timeout=300)
     if "not usable" in proc.stderr:
@@ -276,10 +276,10 @@ def test_data_status_passes_with_the_shared_data():
 def test_profile_auto_means_the_hardware_default(book, monkeypatch, capsys):
     src, root = book
     _run(src, root)
-    monkeypatch.setattr(profiles, "default_profile", lambda: "smoke")
+    monkeypatch.setattr(environment, "default_profile", lambda: "smoke")
     assert cli.main(["status", "--profile", "auto"]) == 0, capsys.readouterr()
     assert "2 current of 2 pages" in capsys.readouterr().out
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(root / "results"))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(root / "results"))
     assert cli.main(["scorecard", "--profile", "auto", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert any(r.get("ours (smoke)") not in (None, "", "—") for r in rows)  # not "everything missing"
@@ -288,7 +288,7 @@ def test_profile_auto_means_the_hardware_default(book, monkeypatch, capsys):
 def test_the_terminal_scorecard_marks_pages_that_are_not_current(book, monkeypatch, capsys):
     src, root = book
     _run(src, root)
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(root / "results"))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(root / "results"))
     assert cli.main(["scorecard"]) == 0
     out = capsys.readouterr().out
     assert "[stale]" not in out and "[damaged]" not in out
@@ -311,7 +311,7 @@ def test_damaged_run_logs_are_ignored_by_git():
 def test_the_terminal_scorecard_is_one_line_per_question_within_120_columns(monkeypatch, capsys):
     from idl_book import scorecard as S
 
-    monkeypatch.delenv(paths.RESULTS_DIR_ENV, raising=False)
+    monkeypatch.delenv(environment.RESULTS_DIR_ENV, raising=False)
     summary = S.summary()
     lines = terminal.summary_lines(summary)
     assert len(lines) == 2 + len(summary) and max(map(len, lines)) <= 120

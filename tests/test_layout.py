@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("idl_helpers", "idl_book")
 #: cycles allowed to exist (none: paths and the data layer share their error classes through
-#: idl_helpers.core.errors instead of importing each other)
+#: idl_helpers.core.environment instead of importing each other)
 KNOWN_CYCLES: set[frozenset] = set()  # none left: keep it that way
 
 

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 import yaml
 
-from idl_helpers.core import paths, reports
+from idl_helpers.core import environment, reports
 from idl_book import runner
 
-BOOK = paths.book_dir()
+BOOK = environment.book_dir()
 SOURCES = [p for p in runner.discover() if p.stem not in runner.RUN_LAST]
 #: ids of the course as the page titles write them (a group row of COURSEWORK.md included)
 ID = r"I{1,2}\.(?:T\d(?:\.\d)?|P\d(?:\.[ab])?|\d[a-e]?)"
@@ -30,7 +30,7 @@ def _labels() -> set[str]:
 
 
 def test_each_part_is_one_sidebar_entry_and_globs_its_pages():
-    toc = yaml.safe_load((paths.REPO_ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load((environment.REPO_ROOT / "_toc.yml").read_text())
     assert "parts" not in toc, "captions + index chapters list each part twice in the sidebar"
     files = [c["file"] for c in toc["chapters"]]
     assert files.count("book/part1/index") == 1 and files.count("book/part2/index") == 1
@@ -48,7 +48,7 @@ def test_questions_page_maps_every_question_id_to_a_page_and_section():
     assert not missing, f"question ids without a row on the Questions page: {missing}"
     docs = re.findall(r"\{doc\}`[^`<]*<([^>]+)>`", text)
     for d in docs:
-        assert (paths.notebooks_dir() / f"{d}.ipynb").exists() or (BOOK / f"{d}.md").exists(), d
+        assert (environment.notebooks_dir() / f"{d}.ipynb").exists() or (BOOK / f"{d}.md").exists(), d
     labels = _labels()
     refs = re.findall(r"\{ref\}`[^`<]*<([^>]+)>`", text)
     assert refs and not [r for r in refs if r not in labels], [r for r in refs if r not in labels]

@@ -7,9 +7,9 @@ import tomllib
 
 import yaml
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 
-ROOT = paths.REPO_ROOT
+ROOT = environment.REPO_ROOT
 
 
 def _name(req: str) -> str:

@@ -27,13 +27,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from idl_helpers.core import paths, reports, results
+from idl_helpers.core import environment, reports, results
 from idl_helpers.training import sweep
 from idl_helpers.analysis import attribution
 from idl_book import answer_box, runner
 from idl_book import scorecard as S
-from idl_helpers.core.compare import OURS_STYLE, compare, fmt_report
-from idl_helpers.core.notebook import Context
+from idl_helpers.core.results import OURS_STYLE, compare, fmt_report
+from idl_helpers.core.results import Context
 from idl_book.page_status import library_inputs, page_status
 from idl_helpers.training.train import History
 
@@ -44,7 +44,7 @@ NAN = float("nan")
 
 @pytest.fixture
 def results_root(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path / "results"))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(tmp_path / "results"))
     return tmp_path / "results"
 
 
@@ -100,9 +100,9 @@ def test_every_measured_question_has_its_answering_page_and_the_book_records_it(
 
 
 def test_finish_needs_no_scorecard():
-    """Every page records notebook.py's imports as its inputs: the scorecard is not one of them."""
+    """Every page records the page framework's imports as its inputs: the scorecard is not one of them."""
     names = {p.name for p in library_inputs(ROOT / "notebooks" / "part1" / "01_I_T1_1_2_chain_rule.ipynb")}
-    assert {"notebook.py", "reports.py", "compare.py", "report_numbers.json"} <= names
+    assert {"results.py", "environment.py", "reports.py", "tables.py", "report_numbers.json"} <= names
     assert "scorecard.py" not in names
     assert "__init__.py" not in names   # the layer packages' docstring-only __init__ files run nothing
 
@@ -113,7 +113,15 @@ def test_a_theory_page_records_only_the_page_framework_and_its_theory_modules():
               library_inputs(ROOT / "notebooks" / "part1" / "01_I_T1_1_2_chain_rule.ipynb")}
     assert {p.split("/")[1] for p in inputs} == {"core", "theory"}, inputs
     assert {"idl_helpers/theory/calculus.py", "idl_helpers/theory/derive.py"} <= inputs
+    assert len(inputs) + 1 <= 8, sorted(inputs)          # with the notebook itself: at most 8 recorded inputs
     assert all(S.VERDICT_STYLE[k] == v for k, v in OURS_STYLE.items())        # same colours as before
+
+
+def test_a_page_reading_one_data_set_records_no_other_data_set():
+    """The data package's ``__init__`` imports no data set: the PTB page does not go stale when the IMDB
+    or GloVe loader changes."""
+    names = {p.name for p in library_inputs(ROOT / "notebooks" / "part2" / "05_II_6_bigram_direction.ipynb")}
+    assert "ptb.py" in names and not names & {"imdb.py", "glove.py", "shakespeare.py", "resources.py"}, names
 
 
 PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
@@ -122,7 +130,7 @@ PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
 def _tiny_page(src: Path, value: str) -> None:
     cells = [nbformat.v4.new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell(
-                 "from idl_helpers.core.notebook import setup\n"
+                 "from idl_helpers.core.results import setup\n"
                  "ctx = setup('10_I_P1a_rnn', profile=profile, seed=seed, device=device, data_dir=data_dir)\n"
                  f"ctx.recorder.add('I.P1.a', 'test accuracy | rnn act=relu', {value})\nctx.finish(show=False)")]
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
@@ -267,7 +275,7 @@ def test_the_books_answer_boxes_show_the_registry_numbers():
 
 # ------------------------------------------------------------------ 6: a report number from another question
 def test_a_report_number_replaced_by_another_questions_is_caught(monkeypatch):
-    coursework = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
+    coursework = environment.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
     raw = coursework.parent / "seeds" / "000_bdd68209f7329d04.txt"
     if not (coursework.exists() and raw.exists()):
         pytest.skip("COURSEWORK.md / seeds/ not beside the repository")

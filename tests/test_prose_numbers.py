@@ -20,11 +20,11 @@ import re
 import nbformat
 import pytest
 
-from idl_helpers.core import paths, reports
+from idl_helpers.core import environment, reports
 from idl_book import runner
 
 SOURCES = runner.discover()
-COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
+COURSEWORK = environment.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
 SEEDS = COURSEWORK.parent / "seeds"
 
 #: settings of the course (COURSEWORK.md) that many pages name
@@ -225,7 +225,7 @@ def _page_code(nb) -> str:
     ``idl_helpers.experiments.<module>`` (the notebooks teach, the library keeps: issue 19)."""
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for mod in re.findall(r"from idl_helpers\.experiments import (\w+)", code):
-        code += "\n" + (paths.REPO_ROOT / "idl_helpers" / "experiments" / f"{mod}.py").read_text()
+        code += "\n" + (environment.REPO_ROOT / "idl_helpers" / "experiments" / f"{mod}.py").read_text()
     return code
 
 

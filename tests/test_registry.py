@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from idl_helpers.core import paths, reports
+from idl_helpers.core import environment, reports
 
-SHARED = paths.REPO_ROOT.parent / "shared"
+SHARED = environment.REPO_ROOT.parent / "shared"
 COURSEWORK = SHARED / "COURSEWORK.md"
 RAW_PART1 = SHARED / "seeds" / "000_bdd68209f7329d04.txt"
 

@@ -8,16 +8,16 @@ import re
 import numpy as np
 import pytest
 
-from idl_helpers.core import paths, reports, results
-from idl_helpers.core.profiles import ProfileError, settings
+from idl_helpers.core import environment, reports, results
+from idl_helpers.core.environment import ProfileError, settings
 from idl_book.scorecard import compare, scorecard
 
-COURSEWORK = paths.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
+COURSEWORK = environment.REPO_ROOT.parent / "shared" / "COURSEWORK.md"
 
 
 @pytest.fixture
 def results_root(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path / "results"))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(tmp_path / "results"))
     return tmp_path / "results"
 
 
@@ -97,17 +97,23 @@ def test_missing_files_reads_only_pages_that_write_results(results_root):
     rec = results.Recorder("nb", profile="quick", seed=0, device="cpu")
     rec.add("I.P3", "test accuracy", 0.8)
     rec.save()
+    wrote = lambda name: {"book/results/quick/" + name + ".json": "x"}     # what the runner recorded
     log = {"profile": "quick", "notebooks": [
-        {"name": "nb", "status": "ok", "inputs": {"idl_helpers/core/notebook.py": "x"}},
-        {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/core/notebook.py": "x"}},
-        {"name": "failed", "status": "failed", "inputs": {"idl_helpers/core/notebook.py": "x"}},
-        {"name": "scorecard", "status": "ok", "inputs": {"idl_book/scorecard.py": "x"}}]}  # reads, never writes
+        {"name": "nb", "status": "ok", "inputs": {"idl_helpers/core/results.py": "x"}, "results": wrote("nb")},
+        {"name": "gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/core/results.py": "x"},
+         "results": wrote("gone")},
+        {"name": "failed", "status": "failed", "inputs": {"idl_helpers/core/results.py": "x"}},
+        # a log from before the runner recorded results files: setup's module among the inputs says it wrote
+        {"name": "old_gone", "status": "ok", "finished_utc": "T", "inputs": {"idl_helpers/core/notebook.py": "x"}},
+        # the scorecard reads results (results.py is its input too) and never writes them
+        {"name": "scorecard", "status": "ok", "inputs": {"idl_helpers/core/results.py": "x"}, "results": {}}]}
     (results_root / "runs-quick.json").write_text(json.dumps(log))
     missing = results.missing_files()
-    assert len(missing) == 1 and missing[0].startswith(str(results_root / "quick" / "gone.json"))
+    assert len(missing) == 2 and missing[0].startswith(str(results_root / "quick" / "gone.json"))
+    assert missing[1].startswith(str(results_root / "quick" / "old_gone.json"))
     with pytest.raises(results.ResultsError, match="gone.json: missing"):
         results.load("quick")
-    log["notebooks"].pop(1)
+    del log["notebooks"][1], log["notebooks"][2]
     (results_root / "runs-quick.json").write_text(json.dumps(log))
     assert list(results.load("quick")["notebook"]) == ["nb"]
 
@@ -141,7 +147,7 @@ def test_scorecard_formats_small_numbers_and_missing_report_values(results_root)
 
 
 def test_every_page_says_which_profile_and_settings_it_shows():
-    from idl_helpers.core.profiles import settings_sentence, settings_table
+    from idl_helpers.core.environment import settings_sentence, settings_table
 
     per = dict(smoke=dict(epochs=1, n_train=256, lr=1e-3), quick=dict(epochs=5, n_train=None, lr=1e-3),
                full=dict(epochs=15, n_train=None, lr=1e-3))

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from idl_book import cli, runner
+from idl_helpers.core import environment
 
 PARAMS = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = ""'
 
@@ -27,7 +28,7 @@ def write_nb(path, *sources):
 def tiny(tmp_path):
     src = tmp_path / "notebooks"
     write_nb(src / "part1" / "01_ok.ipynb",
-             "from idl_helpers.core.notebook import setup\n"
+             "from idl_helpers.core.results import setup\n"
              "ctx = setup('01_ok', profile=profile, seed=seed, device=device, data_dir=data_dir)\n"
              "ctx.recorder.add('I.P3', 'test accuracy', 0.5 + seed / 100)\nctx.finish(show=False)")
     write_nb(src / "part1" / "02_fails.ipynb", "x = 1", "raise ValueError('planted failure')", "y = 2")
@@ -99,17 +100,17 @@ def test_a_lighter_run_keeps_the_more_thorough_page(tiny):
 def test_the_thread_count_is_fixed_whatever_jobs_and_cores(tiny, monkeypatch, tmp_path):
     """Numbers depend on the thread count, so it is the same for every --jobs and every machine;
     only the worker processes a kernel may start (speed, not numbers) follow the cores."""
-    from idl_helpers.core import numerics, parallel
+    from idl_helpers.core import environment, parallel
 
-    monkeypatch.delenv(numerics.THREADS_ENV, raising=False)
+    monkeypatch.delenv(environment.THREADS_ENV, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")  # a user's stray setting does not change the numbers
     monkeypatch.setattr(parallel, "cores", lambda: 4)
     assert [runner.workers_per_kernel(j) for j in (1, 2, 8)] == [4, 2, 1]
     src = tmp_path / "nb"
     write_nb(src / "part1" / "01_threads.ipynb",
              "import os, torch\n"
-             f"assert os.environ['OMP_NUM_THREADS'] == '{numerics.THREADS}', os.environ.get('OMP_NUM_THREADS')\n"
-             f"assert torch.get_num_threads() == {numerics.THREADS}\n"
+             f"assert os.environ['OMP_NUM_THREADS'] == '{environment.THREADS}', os.environ.get('OMP_NUM_THREADS')\n"
+             f"assert torch.get_num_threads() == {environment.THREADS}\n"
              "assert torch.backends.cpu.get_cpu_capability() in ('AVX2', 'DEFAULT')\n"
              "print(os.environ['IDL_WORKERS'], os.environ.get('MKL_CBWR'))")
     write_nb(src / "part1" / "02_other.ipynb", "pass")
@@ -118,10 +119,10 @@ def test_the_thread_count_is_fixed_whatever_jobs_and_cores(tiny, monkeypatch, tm
                                     progress=False)
         assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
         entry = json.loads((tmp_path / f"b{jobs}" / "results" / "runs-smoke.json").read_text())["notebooks"][0]
-        assert entry["parameters"]["threads_per_kernel"] == numerics.THREADS
-        assert entry["numerics"]["threads"] == numerics.THREADS and entry["numerics"]["cpu"]
+        assert entry["parameters"]["threads_per_kernel"] == environment.THREADS
+        assert entry["numerics"]["threads"] == environment.THREADS and entry["numerics"]["cpu"]
     assert os.environ["OMP_NUM_THREADS"] == "7"  # an in-process run leaves the caller's environment alone
-    monkeypatch.setenv(numerics.THREADS_ENV, "zero")
+    monkeypatch.setenv(environment.THREADS_ENV, "zero")
     with pytest.raises(runner.RunnerError, match="IDL_THREADS"):
         runner.run_notebooks("smoke", source_root=src, book_root=tmp_path / "b3", progress=False)
 
@@ -141,8 +142,8 @@ def test_parameters_are_validated_before_running(tiny):
 
 def test_cli_exit_codes(tiny, monkeypatch, capsys):
     src, book = tiny
-    monkeypatch.setattr(runner.paths, "notebooks_dir", lambda: src)
-    monkeypatch.setattr(runner.paths, "book_dir", lambda: book)
+    monkeypatch.setattr(environment, "notebooks_dir", lambda: src)
+    monkeypatch.setattr(environment, "book_dir", lambda: book)
     monkeypatch.setenv("IDL_RESULTS_DIR", str(book / "results"))
     assert cli.main(["run", "--profile", "smoke", "--only", "01_ok"]) == 0
     assert cli.main(["run", "--profile", "smoke"]) == 1
@@ -190,9 +191,9 @@ def test_every_page_that_reads_other_pages_results_runs_as_a_summary():
     the reading moved into an experiments module (23's comparison did, and ran before 22 finished)."""
     from idl_book.pages import is_summary
 
-    from idl_helpers.core import paths
+    from idl_helpers.core import environment
 
-    sources = sorted((paths.REPO_ROOT / "notebooks").rglob("*.ipynb"))
+    sources = sorted((environment.REPO_ROOT / "notebooks").rglob("*.ipynb"))
     readers = [p.stem for p in sources if _reaches_results_load(p)]
     assert "23_I_P2_4_comparison" in readers and "scorecard" in readers
     assert [n for n in readers if not is_summary(next(p for p in sources if p.stem == n))] == []

@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from idl_helpers.core import paths, reports, results
+from idl_helpers.core import environment, reports, results
 from idl_book import scorecard as S
 
 
 @pytest.fixture
 def results_root(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.RESULTS_DIR_ENV, str(tmp_path / "results"))
+    monkeypatch.setenv(environment.RESULTS_DIR_ENV, str(tmp_path / "results"))
     return tmp_path / "results"
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from idl_book import runner
 
-ROOT = paths.REPO_ROOT
+ROOT = environment.REPO_ROOT
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 BOOK = GITHUB / "workflows" / "book.yml"
@@ -484,7 +484,7 @@ def test_a_cancelled_execute_step_stops_idl_book_and_marks_the_run_interrupted(t
     replay = Replay(wf, repo, tmp_path, _context(tmp_path, repo, profile="smoke", device="cpu"),
                     {"PYTHONPATH": str(repo)})
     cmd, env = replay.step_command(step, replay.job_env("execute"), {"VENV": str(venv)})
-    env.pop(paths.RESULTS_DIR_ENV, None)
+    env.pop(environment.RESULTS_DIR_ENV, None)
     out = tmp_path / "step.out"
     with out.open("w") as fh:
         shell = subprocess.Popen(cmd, cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT,

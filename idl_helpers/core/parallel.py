@@ -27,7 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Hashable, Sequence
 
-from idl_helpers.core.numerics import THREAD_VARS, WORKERS_ENV
+from idl_helpers.core.environment import THREAD_VARS, WORKERS_ENV
 
 
 class JobFailed(RuntimeError):

@@ -68,7 +68,7 @@ HEADLINE = {
 
 #: the page (notebook stem) that answers each question's headline, for every question whose headline
 #: is a measurement (kind other than ``check``). That page must record the headline, and a
-#: ``number`` headline as a finite number: :meth:`idl_helpers.core.notebook.Context.finish` fails it otherwise.
+#: ``number`` headline as a finite number: :meth:`idl_helpers.core.results.Context.finish` fails it otherwise.
 #: (Other pages may record the same question, e.g. 12_I_P1b_parameter_matched or the comparison page.)
 ANSWERED_ON = {
     "I.P1.a": "10_I_P1a_rnn",

@@ -1,17 +1,30 @@
-"""Results are data: every executed notebook records its key numbers as JSON.
+"""A page's run and its results: what every notebook does first and last, the records it keeps, and the
+table beside the reports' numbers it ends with.
 
-One file per notebook and profile, ``book/results/<profile>/<notebook>.json``
-(``$IDL_RESULTS_DIR`` overrides the root). A record says which question it answers,
-the metric, the value and everything needed to judge it: profile, seed, device, data
-variant, wall time, library versions, git commit.
+First cell after the ``parameters`` cell::
 
-Typical use at the top and bottom of a notebook::
+    from idl_helpers.core.results import setup
+    ctx = setup("II_1a_4a_softmax_perplexity", profile=profile, seed=seed, device=device, data_dir=data_dir)
+    rec = ctx.recorder
 
-    rec = Recorder("II_1a_4a_gradients_perplexity", profile=profile, seed=seed, device=device)
-    ...
+Last cell::
+
+    ctx.finish()   # saves the results JSON and shows them beside the report's numbers
+
+Results are data: one file per notebook and profile, ``book/results/<profile>/<notebook>.json``
+(``$IDL_RESULTS_DIR`` overrides the root). A record says which question it answers, the metric, the
+value and everything needed to judge it: profile, seed, device, data variant, wall time, library
+versions, git commit::
+
     rec.check("II.1a", passed=bool(diff == 0), expression=str(grad))   # a verified derivation
     rec.add("II.1d", "dev perplexity", ppl, data_variant="ptb-mikolov")  # a measured number
-    rec.save()
+
+Sections, in order: **results** (:class:`Recorder`, reading and checking results files), **notebook**
+(:func:`setup`, :class:`Context`) and **compare** (one page's records beside the report's numbers:
+:func:`show_compare`; the book's scorecard, :mod:`idl_book.scorecard`, imports it, never the other way
+round). It depends only on :mod:`.environment`, the registry of the reports' numbers
+(:mod:`idl_helpers.core.reports`) and :mod:`idl_helpers.core.tables`, so editing the scorecard does not
+make every page stale.
 """
 
 from __future__ import annotations
@@ -20,17 +33,23 @@ import json
 import math
 import os
 import platform
+import random
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from idl_helpers.core import paths
-from idl_helpers.core.profiles import check_profile
+from idl_helpers.core import environment, reports, tables
+from idl_helpers.core.environment import check_profile
+
+
+# -------------------- results ---------------------------------------------------------------
 
 SCHEMA_VERSION = 1
 
@@ -60,7 +79,7 @@ class ResultsError(ValueError):
 def is_runner_output(path: str, root: Path | None = None) -> bool:
     """True for files the runner itself writes into the repository: results and run logs under
     ``book/results/``, and ``book/<rel>.ipynb`` whenever ``notebooks/<rel>.ipynb`` is a source."""
-    root = Path(root or paths.REPO_ROOT)
+    root = Path(root or environment.REPO_ROOT)
     if path.startswith("book/results/"):
         return True
     if path.startswith("book/") and path.endswith(".ipynb"):
@@ -89,11 +108,11 @@ def git_commit() -> str:
     """
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=paths.REPO_ROOT,
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=environment.REPO_ROOT,
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
         porcelain = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.REPO_ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=environment.REPO_ROOT,
             capture_output=True, text=True, timeout=10,
         ).stdout
         dirty = [p for p in _dirty_paths(porcelain) if not is_runner_output(p)]
@@ -167,7 +186,7 @@ class Recorder:
     def save(self) -> Path:
         """Write (overwrite) ``<results>/<profile>/<notebook>.json``; returns its path."""
         staging = os.environ.get(STAGING_ENV)
-        folder = Path(staging) / self.profile if staging else paths.results_dir(self.profile)
+        folder = Path(staging) / self.profile if staging else environment.results_dir(self.profile)
         out = folder / f"{self.notebook}.json"
         payload = {
             "schema": SCHEMA_VERSION,
@@ -181,7 +200,7 @@ class Recorder:
             "git_commit": git_commit(),
             "records": self.records,
         }
-        with paths.atomic_path(out) as tmp:
+        with environment.atomic_path(out) as tmp:
             tmp.write_text(json.dumps(payload, indent=1) + "\n")
         return out
 
@@ -239,10 +258,12 @@ def numbers(path: Path) -> dict[str, Any]:
 
 
 def _writes_results(entry: dict) -> bool:
-    """A run-log entry of a page that saves a results file: one that ran ``notebook.setup`` /
-    ``Context.finish`` (its recorded inputs include ``idl_helpers/core/notebook.py``, or
-    ``idl_helpers/notebook.py`` in a run made before the layers; a summary page such as the scorecard
-    only reads results)."""
+    """A run-log entry of a page that saves a results file: the runner recorded the file it wrote
+    (``results``), or — in a log written before it did — the page ran ``setup`` / ``Context.finish``
+    (``idl_helpers/core/notebook.py`` or, before the layers, ``idl_helpers/notebook.py`` among its
+    inputs). A summary page such as the scorecard only reads results."""
+    if entry.get("results"):
+        return True
     return any(str(k).replace("\\", "/").endswith(("idl_helpers/core/notebook.py", "idl_helpers/notebook.py"))
                for k in entry.get("inputs") or {})
 
@@ -250,7 +271,7 @@ def _writes_results(entry: dict) -> bool:
 def missing_files(root: Path | None = None, profile: str | None = None) -> list[str]:
     """The results files the run log says a finished page wrote, but that are not there (deleted or
     never landed), one sentence each. ``profile=None``: every profile that has a run log."""
-    root = Path(root) if root else paths.results_dir()
+    root = Path(root) if root else environment.results_dir()
     profiles = [profile] if profile else sorted(p.name[len("runs-"):-len(".json")] for p in root.glob("runs-*.json"))
     out = []
     for p in profiles:
@@ -274,7 +295,7 @@ def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
 
     Raises :class:`ResultsError` for a damaged file, and for a missing one that the run log says a
     finished page wrote (:func:`missing_files`): a deleted results file is never read as "not run"."""
-    root = Path(root) if root else paths.results_dir()
+    root = Path(root) if root else environment.results_dir()
     missing = missing_files(root, profile)
     if missing:
         raise ResultsError("; ".join(missing))
@@ -295,3 +316,175 @@ def load(profile: str | None = None, root: Path | None = None) -> pd.DataFrame:
         if c not in df:
             df[c] = None
     return df[cols + [c for c in df.columns if c not in cols]]
+
+
+
+# -------------------- notebook --------------------------------------------------------------
+
+@dataclass
+class Context:
+    name: str
+    profile: str
+    seed: int
+    device: str
+    recorder: Recorder
+
+    def finish(self, show: bool = True):
+        """Save the results and return (for display) our numbers beside the report's.
+
+        Every record is also glued (``myst_nb.glue``) under :func:`idl_helpers.core.tables.glue_key`
+        of its question and metric, so a markdown cell anywhere on the page can quote it with
+        ``{glue}`key``` and the prose follows the numbers of the run.
+
+        Raises :class:`~idl_helpers.core.reports.HeadlineError` — after saving, so the records can be
+        inspected — when a question whose headline this page answers (:data:`reports.ANSWERED_ON`)
+        has no headline record, or a number headline that is NaN/inf/None: the runner then reports
+        the page "failed" instead of rendering "not run" beside an older number.
+        """
+        path = self.recorder.save()
+        glue_records(self.recorder.records)
+        problems = reports.headline_problems(self.name, self.recorder.records)
+        if problems:
+            raise reports.HeadlineError(f"{self.name} ({self.profile}): " + "; ".join(problems)
+                                        + f". The records were saved to {path}.")
+        if not show:
+            return path
+        return show_compare(self.recorder.records)
+
+
+def glue_records(records: list[dict]) -> None:
+    """Glue each record's value, formatted as the tables show it (nothing displayed)."""
+    try:
+        from IPython import get_ipython
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:
+        return
+    from idl_helpers.core.tables import Text, fmt, glue_key
+
+    latest = {glue_key(r["question"], r["metric"]): r["value"] for r in records}  # a key glued twice warns
+    for key, value in latest.items():
+        glue(key, Text(fmt(value)), display=False)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) from one number."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def plot_style() -> None:
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 4),
+                         "axes.titleweight": "bold"})
+
+
+def setup(name: str, *, profile: str, seed: int = 0, device: str = "auto", data_dir: str = "",
+          data_variant: str | None = None) -> Context:
+    """Validate the papermill parameters, seed everything, pick the device, start a Recorder."""
+    check_profile(profile)
+    if data_dir:
+        if not Path(data_dir).is_dir():
+            raise FileNotFoundError(f"data_dir={data_dir!r} is not a directory")
+        os.environ[environment.DATA_DIR_ENV] = str(Path(data_dir).resolve())
+    dev = environment.resolve_device(device)
+    environment.apply()  # the runner's thread count, also in a notebook opened by hand
+    seed_everything(seed)
+    plot_style()
+    tables.install()  # every DataFrame shown on the page: no index, no NaN, no truncation
+    described = environment.describe_device(dev)
+    rec = Recorder(name, profile=profile, seed=seed, device=described, data_variant=data_variant)
+    v = versions()
+    pinned = all(os.environ.get(k) == v for k, v in environment.code_paths().items())
+    print(f"Executed with profile={profile!r}, seed={seed}, device={described}\n"
+          f"torch {v['torch']}, numpy {v['numpy']}, commit {git_commit()}"
+          + ("" if pinned or not dev.startswith("cpu") else
+             "\nnote: CPU code paths not pinned (run it with `idl-book run` to reproduce the book's numbers "
+             "to the last digit)"))
+    return Context(name, profile, int(seed), dev, rec)
+
+
+
+# -------------------- compare ---------------------------------------------------------------
+
+#: colours of the "ours" column: a failed check in red, a number nobody ran in grey (the
+#: scorecard's :data:`idl_book.scorecard.VERDICT_STYLE` for the same words)
+OURS_STYLE = {
+    "FAILED": "color: #cf222e; font-weight: bold",
+    "not run": "color: #8c959f",
+}
+
+
+def fmt_ours(v) -> str:
+    """One of our values as the tables show it (checks: "passed"/"FAILED")."""
+    if isinstance(v, bool):
+        return "passed" if v else "FAILED"
+    return tables.fmt(v)
+
+
+def fmt_report(v) -> str:
+    """A report's number as transcribed (all its digits), or its claim."""
+    if tables._is_missing(v):
+        return tables.MISSING
+    if isinstance(v, bool):
+        return "passed" if v else "FAILED"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 and v.is_integer() else f"{v:g}"
+    return str(v)
+
+
+def _number(v) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def difference(ours, theirs):
+    """ours − report, when both are numbers (else None, shown as "—")."""
+    a, b = _number(ours), _number(theirs)
+    return None if a is None or b is None else a - b
+
+
+def compare(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """Records (ours) joined with the report's numbers on ``(question, metric)``, as text. The
+    report column comes from the registry only, never from a record."""
+    ours = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+    cols = ["question", "metric", "report", "ours", "difference", "data", "profile", "device"]
+    if ours.empty:
+        return pd.DataFrame(columns=cols)
+    reg = reports.table()[["question", "metric", "value"]].rename(columns={"value": "report"})
+    df = ours.drop(columns=[c for c in ("report",) if c in ours]).merge(reg, on=["question", "metric"], how="left")
+    diffs = [difference(o, r) for o, r in zip(df["value"], df["report"])]
+    data = df["data_variant"] if "data_variant" in df else [None] * len(df)
+    out = pd.DataFrame({
+        "question": df["question"], "metric": df["metric"],
+        "report": [fmt_report(v) for v in df["report"]], "ours": [fmt_ours(v) for v in df["value"]],
+        "difference": tables.format_column(diffs, "difference"),
+        "data": [tables.fmt(v) for v in data], "profile": [tables.fmt(v) for v in df["profile"]],
+        "device": [tables.fmt(v) for v in df["device"]],
+    }, columns=cols)
+    return out.reset_index(drop=True)
+
+
+def show_compare(records: list[dict] | pd.DataFrame, caption: str = "") -> tables.Table:
+    """:func:`compare` as a readable table: run context stated once, failed checks coloured."""
+    card = compare(records)
+    colour = lambda v: OURS_STYLE.get(v, "")  # noqa: E731
+    return tables.show(card, caption=caption, context=("question", *tables.CONTEXT_COLUMNS),
+                       colours={"ours": colour})

@@ -11,7 +11,7 @@
   stated once in a line above the table and dropped;
 * nothing is truncated ("…"): long notes are shown whole.
 
-``install()`` (called by :func:`idl_helpers.core.notebook.setup`) makes every DataFrame a
+``install()`` (called by :func:`idl_helpers.core.results.setup`) makes every DataFrame a
 notebook displays go through ``show``, so a page's tables are clean without each cell
 asking for it, and sets pandas' display options (no column-width or column-count limits,
 "—" for missing values in Stylers).

@@ -6,18 +6,12 @@
 - :mod:`.shakespeare`  Tiny Shakespeare and the two out-of-domain passages of question II.4b
 
 Each reads ``$IDL_DATA_DIR`` first, verifies checksums, and caches processed forms in
-``$IDL_CACHE_DIR`` (never in the data directory).
+``$IDL_CACHE_DIR`` (never in the data directory). Every data set's files in one place (for
+``idl-book data``): :func:`idl_helpers.data.resources.all_resources` — not here, so that a page
+reading one data set does not record the others' modules as its inputs.
 """
 
 from ._fetch import ChecksumError, DataCorruptError, DataError, DataNotFoundError, Resource, fetch
 
-
-def all_resources() -> dict[str, list[Resource]]:
-    from . import glove, imdb, ptb, shakespeare
-
-    return {"imdb": imdb.RESOURCES, "glove": glove.RESOURCES, "ptb": ptb.RESOURCES,
-            "shakespeare": shakespeare.RESOURCES}
-
-
 __all__ = ["ChecksumError", "DataCorruptError", "DataError", "DataNotFoundError", "Resource",
-           "fetch", "all_resources"]
+           "fetch"]

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from ._fetch import DataError, content_hash
 
 T = TypeVar("T")
@@ -49,12 +49,12 @@ def sidecar(path: Path) -> Path:
 def write_verified(path: Path, writer: Callable[[Path], Any], meta: dict) -> Path:
     """Write ``path`` with ``writer(tmp)`` (atomically), then its sidecar with its sha256 and ``meta``."""
     path = Path(path)
-    with paths.atomic_path(path) as tmp:
+    with environment.atomic_path(path) as tmp:
         writer(tmp)
         digest = content_hash(tmp)
         size = tmp.stat().st_size
     record = {"format": FORMAT, "file": path.name, "sha256": digest, "size": size, "meta": meta}
-    with paths.atomic_path(sidecar(path)) as tmp:
+    with environment.atomic_path(sidecar(path)) as tmp:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 

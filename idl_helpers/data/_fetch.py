@@ -31,14 +31,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idl_helpers.core import paths
-from idl_helpers.core.errors import (ChecksumError, DataConfigError, DataCorruptError, DataError,  # noqa: F401 (re-exported)
+from idl_helpers.core import environment
+from idl_helpers.core.environment import (ChecksumError, DataConfigError, DataCorruptError, DataError,  # noqa: F401 (re-exported)
                       DataNotFoundError, DataUnreadableError)
 
 
 def unreadable(path: Path, exc: OSError) -> DataUnreadableError:
     """The one-line error for a file that exists but cannot be read, with what to do about it."""
-    where = "$" + (paths.CACHE_DIR_ENV if _under(path, _cache_root()) else paths.DATA_DIR_ENV)
+    where = "$" + (environment.CACHE_DIR_ENV if _under(path, _cache_root()) else environment.DATA_DIR_ENV)
     return DataUnreadableError(
         f"cannot read {path} ({exc.__class__.__name__}: {exc.strerror or exc}); check its permissions "
         f"(ls -l {path}) or set {where} to a directory whose files you can read")
@@ -46,7 +46,7 @@ def unreadable(path: Path, exc: OSError) -> DataUnreadableError:
 
 def _cache_root() -> Path | None:
     try:
-        return paths.cache_dir()
+        return environment.cache_dir()
     except DataError:
         return None
 
@@ -86,7 +86,7 @@ RACY_SECONDS = 2.0
 
 
 def _stamp_file() -> Path:
-    return paths.cache_dir() / "verified.json"
+    return environment.cache_dir() / "verified.json"
 
 
 def _read_stamps() -> dict:
@@ -126,7 +126,7 @@ def content_hash(path: Path, algorithm: str = "sha256") -> str:
         stamps = {k: v for k, v in stamps.items() if not k.startswith(prefix)}  # older versions of this file
         stamps[key] = actual
         try:
-            with paths.atomic_path(_stamp_file()) as tmp:
+            with environment.atomic_path(_stamp_file()) as tmp:
                 tmp.write_text(json.dumps(stamps))
         except OSError:
             pass
@@ -145,24 +145,24 @@ def verify(path: Path, known_hash: str | None) -> tuple[bool, str]:
 def downloads_dir() -> Path:
     """The download cache, created if needed; one that cannot be created is a :class:`DataConfigError`
     naming it and ``$IDL_CACHE_DIR`` (not a bare PermissionError)."""
-    d = paths.cache_dir() / "downloads"
+    d = environment.cache_dir() / "downloads"
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataConfigError(f"the download cache {d} cannot be created ({exc.strerror or exc}); "
-                              f"make it writable or set {paths.CACHE_DIR_ENV} to a writable directory") from None
+                              f"make it writable or set {environment.CACHE_DIR_ENV} to a writable directory") from None
     return d
 
 
 def _not_writable(d: Path, exc: OSError) -> DataConfigError:
     return DataConfigError(f"the download cache {d} is not writable ({exc.strerror or exc}); "
-                           f"make it writable or set {paths.CACHE_DIR_ENV} to a writable directory")
+                           f"make it writable or set {environment.CACHE_DIR_ENV} to a writable directory")
 
 
 def where(resource: Resource) -> list[Path]:
     """Every place :func:`fetch` would look at, in order."""
     places = []
-    root = paths.data_dir()
+    root = environment.data_dir()
     if root is not None:
         places += [root / rel for rel in resource.candidates()]
     places.append(downloads_dir() / resource.name)
@@ -171,22 +171,22 @@ def where(resource: Resource) -> list[Path]:
 
 def _help(resource: Resource) -> str:
     lines = [f"  looked in: {', '.join(str(p) for p in where(resource))}"]
-    root = paths.data_dir()
+    root = environment.data_dir()
     if root is not None and not root.exists():
-        lines.append(f"  note: {paths.DATA_DIR_ENV}={root} does not exist")
+        lines.append(f"  note: {environment.DATA_DIR_ENV}={root} does not exist")
     if resource.url:
         lines.append(f"  canonical download: {resource.url}" +
                      (f" ({resource.known_hash})" if resource.known_hash else ""))
     lines.append(f"  fix: put {resource.candidates()[0]!r} in a directory and set "
-                 f"{paths.DATA_DIR_ENV}=/that/directory"
-                 + ("" if not resource.url else f", or go online (unset {paths.OFFLINE_ENV}) to download it"))
+                 f"{environment.DATA_DIR_ENV}=/that/directory"
+                 + ("" if not resource.url else f", or go online (unset {environment.OFFLINE_ENV}) to download it"))
     return "\n".join(lines)
 
 
 def fetch(resource: Resource, *, download: bool = True) -> Path:
     """The verified local path of ``resource`` (see the module docstring)."""
     mismatches: list[str] = []
-    root = paths.data_dir()
+    root = environment.data_dir()
     if root is not None:
         for rel in resource.candidates():
             p = root / rel
@@ -205,12 +205,12 @@ def fetch(resource: Resource, *, download: bool = True) -> Path:
             cached.unlink()
         except OSError as exc:
             raise _not_writable(cached.parent, exc) from None
-    if not download or paths.offline() or not resource.url:
+    if not download or environment.offline() or not resource.url:
         if mismatches:
             raise ChecksumError(
                 f"{resource.name}: checksum mismatch, the file is not used:\n  "
                 + "\n  ".join(mismatches) + "\n" + _help(resource))
-        why = "downloads are disabled ($IDL_OFFLINE)" if paths.offline() else \
+        why = "downloads are disabled ($IDL_OFFLINE)" if environment.offline() else \
               "it has no download address" if not resource.url else "download=False"
         raise DataNotFoundError(f"{resource.name} not found and {why}.\n" + _help(resource))
     import pooch

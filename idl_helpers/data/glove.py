@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from ._cache import discard, read_verified, write_verified
 from ._fetch import DataCorruptError, DataNotFoundError, Resource, fetch
 
@@ -172,7 +172,7 @@ def _from_package() -> GloVe:
 
 
 def _from_zip(dim: int) -> GloVe:
-    cache = paths.cache_dir() / "glove"
+    cache = environment.cache_dir() / "glove"
     tag = ZIP.known_hash.replace(":", "-")[:16]
     npy, vocab = cache / f"glove.6B.{dim}d.{tag}.npy", cache / f"glove.6B.{dim}d.{tag}.words.txt"
     expect = {"source": ZIP.known_hash, "member": f"glove.6B.{dim}d.txt", "dim": dim}

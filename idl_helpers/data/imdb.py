@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, nothing left in saved notebooks
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from ._cache import read_verified, write_verified
 from ._fetch import DataCorruptError, DataError, DataNotFoundError, Resource, fetch, unreadable
 
@@ -252,7 +252,7 @@ def check_counts(df: pd.DataFrame, source: str) -> None:
 
 def source() -> tuple[str, Path, str]:
     """``(variant, path, fingerprint)`` of the IMDB source that :func:`load_imdb` would read."""
-    root = paths.data_dir()
+    root = environment.data_dir()
     if root is not None and (root / "aclImdb").is_dir():
         d = root / "aclImdb"
         return "extracted aclImdb/ directory", d, check_directory(d)
@@ -275,7 +275,7 @@ def load_imdb(split: str | None = None, *, progress: bool = True) -> pd.DataFram
         raise ValueError(f"split must be 'train', 'test' or None, not {split!r}")
     variant, path, fingerprint = source()
     key = re.sub(r"[^A-Za-z0-9]+", "-", fingerprint)[:40]
-    cached = paths.cache_dir() / "imdb" / f"imdb-v{TABLE_VERSION}-{key}.parquet"
+    cached = environment.cache_dir() / "imdb" / f"imdb-v{TABLE_VERSION}-{key}.parquet"
     expect = {"source": fingerprint, "table": TABLE_VERSION, "columns": COLUMNS,
               "rows": 4 * EXPECTED_PER_FOLDER, "per_split_and_label": EXPECTED_PER_FOLDER}
 

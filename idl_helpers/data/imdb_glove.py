@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from idl_helpers.core import paths
+from idl_helpers.core import environment
 from idl_helpers.data import glove as glove_mod
 from idl_helpers.data import imdb
 from idl_helpers.data._cache import read_verified, write_verified
@@ -108,7 +108,7 @@ def _encoded(df: pd.DataFrame, max_len: int):
     """``(vocab, ids, lengths)`` of ``df``'s texts, from the verified cache or encoded now."""
     source = df.attrs["fingerprint"]  # the checksum of the reviews' source (see imdb.load_imdb)
     key = f"v{TOKENIZER_VERSION}-u2-L{max_len}-{re.sub(r'[^A-Za-z0-9]+', '-', source)[:24]}"
-    cache = paths.cache_dir() / "imdb" / f"encoded-{key}.npz"
+    cache = environment.cache_dir() / "imdb" / f"encoded-{key}.npz"
     expect = {"source": source, "rows": len(df), "max_len": max_len, "tokenizer": TOKENIZER_VERSION}
 
     def read(p):

@@ -31,13 +31,13 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from idl_helpers.core import paths, reports
+from idl_helpers.core import environment, reports
 from idl_helpers.models import recurrent
 from idl_helpers.training import metrics, sweep
 from idl_helpers.analysis import attribution, plots
 from idl_helpers.analysis import stats as S
 from idl_helpers.data.imdb_glove import prepare_imdb, validation_split
-from idl_helpers.core.profiles import settings
+from idl_helpers.core.environment import settings
 from idl_helpers.core.tables import Text
 
 # ----------------------------------------------------------------------------- shared settings
@@ -118,7 +118,7 @@ def _glue(name, text):
 
 
 class _Page:
-    """A page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings and its data."""
+    """A page's run: ``ctx`` from :func:`idl_helpers.core.results.setup`, its settings and its data."""
 
     profiles: dict = {}     # profile -> settings (a subclass sets its own)
     QID, CELL = "", ""      # the question the page answers and the cell it trains ("rnn", "gru")
@@ -951,7 +951,7 @@ class MatchedPage(_Page):
         cfg, ctx = self.cfg, self.ctx
         with tempfile.TemporaryDirectory() as tmp:
             out_json = f"{tmp}/gru_step.json"
-            cmd = [sys.executable, str(paths.REPO_ROOT / "benchmarks" / "gru_step.py"), out_json,
+            cmd = [sys.executable, str(environment.REPO_ROOT / "benchmarks" / "gru_step.py"), out_json,
                    "--device", ctx.device, "--steps", str(cfg.bench_steps),
                    "--warmup", str(cfg.bench_warmup), "--seq", str(cfg.bench_seq)]
             if ctx.device == "cpu":

@@ -36,7 +36,7 @@ from idl_helpers.theory.derive import beyond, max_error, within
 from idl_helpers.data.imdb_glove import balanced_subset, prepare_imdb, validation_split
 from idl_helpers.training.metrics import bootstrap_accuracy
 from idl_helpers.analysis.plots import plot_confusion, plot_histories
-from idl_helpers.core.profiles import settings
+from idl_helpers.core.environment import settings
 from idl_helpers.models.tokenwise_stacked import build
 from idl_helpers.training.tokenwise import fit_members, fit_stack
 
@@ -93,7 +93,7 @@ def _glue(name, value):
 
 
 class _Page:
-    """A token-wise page's run: ``ctx`` from :func:`idl_helpers.core.notebook.setup`, its settings, data and seeds."""
+    """A token-wise page's run: ``ctx`` from :func:`idl_helpers.core.results.setup`, its settings, data and seeds."""
 
     QID = ""
     profiles: dict = {}

@@ -561,7 +561,7 @@ def speed_check(embeddings, cell: str = "gru", hidden: int = 64, members: int = 
 def closing_table(records: list[dict], notes: dict[str, str] | None = None, default_note: str = ""):
     """The report's number, ours, the difference and a short explanation, for every recorded
     metric the report has a number for (others are left out)."""
-    from idl_helpers.core.compare import compare
+    from idl_helpers.core.results import compare
 
     df = compare(records)
     df = df[df["report"] != "—"].copy()

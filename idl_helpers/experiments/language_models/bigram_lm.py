@@ -210,7 +210,7 @@ class BigramPage:
         from functools import partial
         from idl_helpers.core import parallel
         from idl_helpers.models import bigram
-        from idl_helpers.core.profiles import settings
+        from idl_helpers.core.environment import settings
 
         agrid = settings(profile, **ATTRIBUTION_GRID)
         base = bigram.Setting(iterations=agrid.base_iterations)      # the course's recipe (smoke: shortened)
