@@ -233,9 +233,9 @@ def this_book(profile: str | None = None) -> list[PageStatus]:
     ``$IDL_NOTEBOOKS_DIR`` / ``$IDL_BOOK_DIR`` / ``$IDL_RESULTS_DIR``), else of the repository's."""
     import os
 
-    env = {k: os.environ.get(k) for k in (environment.NOTEBOOKS_DIR_ENV, environment.BOOK_DIR_ENV, environment.RESULTS_DIR_ENV)}
-    return page_status(profile, source_root=env[environment.NOTEBOOKS_DIR_ENV] or None,
-                       book_root=env[environment.BOOK_DIR_ENV] or None, results_root=env[environment.RESULTS_DIR_ENV] or None)
+    get = lambda var: os.environ.get(var) or None
+    return page_status(profile, source_root=get(environment.NOTEBOOKS_DIR_ENV),
+                       book_root=get(environment.BOOK_DIR_ENV), results_root=get(environment.RESULTS_DIR_ENV))
 
 
 def page_status(profile: str | None = None, *, source_root: Path | None = None,

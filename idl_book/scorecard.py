@@ -23,9 +23,9 @@ import numpy as np
 
 from idl_helpers.core import environment, reports, results, tables
 from idl_helpers.analysis import stats
-# the comparison table and its formatting live with the pages (notebook.py uses them without the
-# scorecard); _number is compare's one number parser (it becomes public at compare.py's next change,
-# which stales every page)
+# the comparison table and its formatting live with the pages (core/results.py uses them without the
+# scorecard); _number is its one number parser (to become public at results.py's next change, which
+# stales every page: the core merge already staled them for other reasons and did not rename it)
 from idl_helpers.core.results import _number, compare, fmt_ours, fmt_report, show_compare
 from idl_helpers.core.environment import PROFILES
 
