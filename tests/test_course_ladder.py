@@ -1,6 +1,7 @@
 """The attribution ladder of issue 20 (idl_helpers.experiments.course_ladder): rungs, verdict rule, extrapolation.
 
-Fast (no data, no training): the rung definitions, and the verdict rule against hand-computed numbers.
+Fast (no data): the rung definitions, the verdict rule against hand-computed numbers, and one tiny training
+that checks the worker count changes no number.
 """
 
 import math
@@ -160,3 +161,29 @@ def test_summary_says_which_claims_change_verdict_with_the_pipeline():
              "seeds": [0, 1, 2], "oov": "0 of 4,999 words not in GloVe"}
     text = cl.summary({}, cl.claims(acc), notes, models=())["ladder_claims"]
     assert "0 of 1 claims keep one verdict" in text and "changes with the pipeline for: GRU beats RNN (ReLU, 64)" in text
+
+
+def test_train_models_gives_the_same_numbers_on_one_worker_or_two():
+    """The ladder shares its runs out over the cores (recurrent stacks, then token-wise stacks): the
+    worker count changes the time only. Each model's per-seed numbers stay under its own key and seed."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from idl_helpers.data.imdb_glove import Split
+
+    rng = np.random.default_rng(0)
+    n, L = 48, 10
+    ids = rng.integers(1, 30, (n, L)).astype(np.int64)
+    labels = (ids[:, 0] % 2).astype(np.int64)
+    split = Split(ids, np.full(n, L, np.int64), labels, np.arange(n), np.zeros(n), [""] * n)
+    data = cl.RungData(rng.standard_normal((30, 4)).astype(np.float32), split, split, split, "tiny")
+    models = (cl.Model("r", "rnn", "I.P1.a", cell="rnn", act="relu", hidden=6),
+              cl.Model("g", "gru", "I.P1.b", cell="gru", act="tanh", hidden=6),
+              cl.Model("m", "mlp", "I.P2", tokenwise="MeanMLP", kw=(("layers", 2), ("width", 8), ("dropout", 0.1))),
+              cl.Model("w", "wsum", "I.P3", tokenwise="WeightedSumMLP", kw=(("layers", 2), ("width", 8),
+                                                                           ("dropout", 0.1))))
+    one, two = (cl.train_models(models, data, [3, 4], SimpleNamespace(epochs=1, workers=w)) for w in (1, 2))
+    assert list(one) == ["r", "g", "m", "w"] and all(list(one[k]) == [3, 4] for k in one)
+    assert one == two
+    assert one["r"] != one["g"]                 # not one model's numbers under every key (the tiny token-wise
+    #                                             models both stay at the majority class after one step)

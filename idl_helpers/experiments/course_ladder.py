@@ -219,46 +219,59 @@ def course_split(cfg, seed: int, table: dict) -> RungData:
 
 def train_models(models, data: RungData, seeds, cfg, device: str = "cpu") -> dict:
     """Train each model once per seed on ``data``: ``{model key: {seed: (final test accuracy,
-    best per-epoch accuracy)}}`` (NaN for a run that diverged)."""
-    import torch
+    best per-epoch accuracy)}}`` (NaN for a run that diverged).
 
-    from idl_helpers.training import sweep
+    Both cores work: the recurrent models' runs go to one :func:`~idl_helpers.training.sweep.run_all`
+    (each model's seeds one stack, the stacks shared out over the workers), then the token-wise models'
+    stacks (one per model) over the same workers. A run computes the same numbers in any process and
+    next to any other run, so the worker count changes the time, never a number."""
+    from idl_helpers.core import parallel
     from idl_helpers.models import tokenwise as tw
-    from idl_helpers.models.tokenwise_stacked import build
-    from idl_helpers.training.tokenwise import fit_members
+    from idl_helpers.training import sweep
+    from idl_helpers.training.tokenwise import fit_stack
 
+    workers = cfg.workers or sweep.default_workers(device)
     out = {}
-    for m in models:
-        if m.cell:
-            runs = [sweep.Run(m.cell, m.hidden, m.act, seed=s, epochs=cfg.epochs, lr=LR, batch_size=BATCH_SIZE) for s in seeds]
-            workers = cfg.workers or sweep.default_workers(device)
-            res = sweep.run_all(runs, embeddings=data.embeddings, train=data.train.tensors(), val=data.val.tensors(),
-                                test=data.test.tensors(), device=device, workers=workers)
-            out[m.key] = {o.run.seed: (o.metrics["accuracy"] if o.ok else math.nan,
-                                       o.best_val_acc if o.ok else math.nan) for o in res}
-        else:
-            kind = getattr(tw, m.tokenwise)
-            members = [build(kind, data.embeddings, s, **dict(m.kw)) for s in seeds]
-            with torch.random.fork_rng():
-                res = fit_members(members, data.train, data.val, data.test, seeds=list(seeds), epochs=cfg.epochs,
-                                  batch_size=BATCH_SIZE, lr=LR, device=device, desc=m.label, progress=False)
+    recurrent = [m for m in models if m.cell]
+    runs = [(m, sweep.Run(m.cell, m.hidden, m.act, seed=s, epochs=cfg.epochs, lr=LR, batch_size=BATCH_SIZE))
+            for m in recurrent for s in seeds]
+    if runs:
+        res = sweep.run_all([r for _, r in runs], embeddings=data.embeddings, train=data.train.tensors(),
+                            val=data.val.tensors(), test=data.test.tensors(), device=device, workers=workers)
+        for (m, _), o in zip(runs, res):
+            out.setdefault(m.key, {})[o.run.seed] = (o.metrics["accuracy"] if o.ok else math.nan,
+                                                      o.best_val_acc if o.ok else math.nan)
+    tokenwise = [m for m in models if not m.cell]
+    jobs = [([(getattr(tw, m.tokenwise), data.embeddings, s, dict(m.kw)) for s in seeds], data.train, data.val,
+             data.test, list(seeds), cfg.epochs, BATCH_SIZE, LR, device, m.label, False) for m in tokenwise]
+    if jobs:
+        stacks = parallel.run(fit_stack, jobs, workers=workers, label="token-wise stack")
+        for m, res in zip(tokenwise, stacks):
             out[m.key] = {s: (r["metrics"]["accuracy"] if r["metrics"] else math.nan,
                               float(np.max(r["fit"].history.series("val_acc"))) if r["metrics"] else math.nan)
                           for s, r in zip(seeds, res)}
-    return out
+    return {m.key: out[m.key] for m in models}
 
 
 def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_models=CLAIM_MODELS) -> dict:
     """Every measured rung for every model: ``{model key: {rung key: {seed: accuracy}}}``, and the data notes.
-    ``claim_models`` are trained on the measured rungs only (for :func:`claims`): no dimension trend."""
+    ``claim_models`` are trained on the measured rungs only (for :func:`claims`): no dimension trend.
+    Prints one line: how long each part took."""
+    import time
+
+    from idl_helpers.training import sweep
+
     seeds = [seed + i for i in range(cfg.n_seeds)]
+    t_start = time.perf_counter()
     table = course_table(seed)
     everyone = tuple(models) + tuple(claim_models)
     acc = {m.key: {r.key: {} for r in RUNGS if r.measured} for m in everyone}
     r0, r1 = ours_and_window(cfg, seed, table)
+    t_rungs = time.perf_counter()
     for rung, data in (("ours", r0), ("window", r1)):
         for k, per_seed in train_models(everyone, data, seeds, cfg, device).items():
             acc[k][rung] = {s: final for s, (final, _) in per_seed.items()}
+    t_course, pca_s = time.perf_counter(), 0.0
     sizes, dims = {}, sorted(set(cfg.trend_dims) | {GLOVE_DIM})
     trend = {m.key: {d: {} for d in dims} for m in models}
     for s in seeds:
@@ -268,12 +281,19 @@ def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_mod
             acc[k]["split"][s], acc[k]["test"][s] = per_seed[s]
             if k in trend:
                 trend[k][GLOVE_DIM][s] = per_seed[s][0]
+        t0 = time.perf_counter()
         for d in cfg.trend_dims:      # the same runs on a PCA projection of the vectors: the dimension trend
             low = replace(data, embeddings=sweep_pca(data.embeddings, d))
             for k, per_seed in train_models(models, low, [s], cfg, device).items():
                 trend[k][d][s] = per_seed[s][0]
+        pca_s += time.perf_counter() - t0
     for k in trend:
         acc[k]["glove100"] = extrapolate(acc[k]["test"], trend[k])
+    end = time.perf_counter()
+    took = {"data": t_rungs - t_start, "rungs 0–1": t_course - t_rungs, "rungs 2–3": end - t_course - pca_s,
+            "the PCA trend": pca_s}
+    print(f"{end - t_start:,.0f} s on {cfg.workers or sweep.default_workers(device)} process(es): "
+          + ", ".join(f"{k} {v:,.0f} s" for k, v in took.items()))
     notes = {"ours": {"train": len(r0.train), "validation": len(r0.val), "test": len(r0.test)},
              "course": sizes, "oov": str(table["oov"]), "variant": table["variant"], "seeds": seeds}
     return {"acc": acc, "trend": trend, "notes": notes}
