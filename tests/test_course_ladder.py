@@ -164,8 +164,9 @@ def test_summary_says_which_claims_change_verdict_with_the_pipeline():
 
 
 def test_train_models_gives_the_same_numbers_on_one_worker_or_two():
-    """The ladder shares its runs out over the cores (recurrent stacks, then token-wise stacks): the
-    worker count changes the time only. Each model's per-seed numbers stay under its own key and seed."""
+    """The ladder shares its runs out over the cores (recurrent stacks, then token-wise stacks, each also on
+    PCA-projected vectors for the dimension trend): the worker count changes the time only. Each model's
+    per-seed numbers stay under its own key (and dimension) and seed."""
     import numpy as np
     from types import SimpleNamespace
 
@@ -182,8 +183,9 @@ def test_train_models_gives_the_same_numbers_on_one_worker_or_two():
               cl.Model("m", "mlp", "I.P2", tokenwise="MeanMLP", kw=(("layers", 2), ("width", 8), ("dropout", 0.1))),
               cl.Model("w", "wsum", "I.P3", tokenwise="WeightedSumMLP", kw=(("layers", 2), ("width", 8),
                                                                            ("dropout", 0.1))))
-    one, two = (cl.train_models(models, data, [3, 4], SimpleNamespace(epochs=1, workers=w)) for w in (1, 2))
-    assert list(one) == ["r", "g", "m", "w"] and all(list(one[k]) == [3, 4] for k in one)
+    one, two = (cl.train_models(models, data, [3, 4], SimpleNamespace(epochs=1, workers=w), trend=models[::2],
+                                trend_dims=(2,)) for w in (1, 2))
+    assert list(one) == ["r", "g", "m", "w", ("r", 2), ("m", 2)] and all(list(one[k]) == [3, 4] for k in one)
     assert one == two
-    assert one["r"] != one["g"]                 # not one model's numbers under every key (the tiny token-wise
+    assert one["r"] != one["g"] and one["r"] != one[("r", 2)]   # not one model's numbers under every key (the tiny token-wise
     #                                             models both stay at the majority class after one step)

@@ -217,40 +217,44 @@ def course_split(cfg, seed: int, table: dict) -> RungData:
 # ----------------------------------------------------------------------------- training
 
 
-def train_models(models, data: RungData, seeds, cfg, device: str = "cpu") -> dict:
+def train_models(models, data: RungData, seeds, cfg, device: str = "cpu", trend=(), trend_dims=()) -> dict:
     """Train each model once per seed on ``data``: ``{model key: {seed: (final test accuracy,
-    best per-epoch accuracy)}}`` (NaN for a run that diverged).
+    best per-epoch accuracy)}}`` (NaN for a run that diverged). With ``trend`` models and
+    ``trend_dims``, those models also train on each PCA projection of the vectors (the dimension
+    trend, :func:`sweep_pca`), under the key ``(model key, dim)``.
 
-    Both cores work: the recurrent models' runs go to one :func:`~idl_helpers.training.sweep.run_all`
-    (each model's seeds one stack, the stacks shared out over the workers), then the token-wise models'
-    stacks (one per model) over the same workers. A run computes the same numbers in any process and
-    next to any other run, so the worker count changes the time, never a number."""
+    Both cores work: every recurrent run goes to one :func:`~idl_helpers.training.sweep.run_all`
+    (each model's seeds one stack, the stacks shared out over the workers; a PCA run projects the
+    vectors in its worker), then the token-wise stacks (one per model and dimension) over the same
+    workers. A run computes the same numbers in any process and next to any other run, so the
+    worker count changes the time, never a number."""
     from idl_helpers.core import parallel
     from idl_helpers.models import tokenwise as tw
     from idl_helpers.training import sweep
     from idl_helpers.training.tokenwise import fit_stack
 
     workers = cfg.workers or sweep.default_workers(device)
+    jobs = [(m, None) for m in models] + [(m, d) for d in trend_dims for m in trend]
+    key = lambda m, d: m.key if d is None else (m.key, d)
     out = {}
-    recurrent = [m for m in models if m.cell]
-    runs = [(m, sweep.Run(m.cell, m.hidden, m.act, seed=s, epochs=cfg.epochs, lr=LR, batch_size=BATCH_SIZE))
-            for m in recurrent for s in seeds]
+    runs = [(m, d, sweep.Run(m.cell, m.hidden, m.act, seed=s, epochs=cfg.epochs, lr=LR, batch_size=BATCH_SIZE,
+                             input_dim=d)) for m, d in jobs if m.cell for s in seeds]
     if runs:
-        res = sweep.run_all([r for _, r in runs], embeddings=data.embeddings, train=data.train.tensors(),
+        res = sweep.run_all([r for *_, r in runs], embeddings=data.embeddings, train=data.train.tensors(),
                             val=data.val.tensors(), test=data.test.tensors(), device=device, workers=workers)
-        for (m, _), o in zip(runs, res):
-            out.setdefault(m.key, {})[o.run.seed] = (o.metrics["accuracy"] if o.ok else math.nan,
-                                                      o.best_val_acc if o.ok else math.nan)
-    tokenwise = [m for m in models if not m.cell]
-    jobs = [([(getattr(tw, m.tokenwise), data.embeddings, s, dict(m.kw)) for s in seeds], data.train, data.val,
-             data.test, list(seeds), cfg.epochs, BATCH_SIZE, LR, device, m.label, False) for m in tokenwise]
-    if jobs:
-        stacks = parallel.run(fit_stack, jobs, workers=workers, label="token-wise stack")
-        for m, res in zip(tokenwise, stacks):
-            out[m.key] = {s: (r["metrics"]["accuracy"] if r["metrics"] else math.nan,
-                              float(np.max(r["fit"].history.series("val_acc"))) if r["metrics"] else math.nan)
-                          for s, r in zip(seeds, res)}
-    return {m.key: out[m.key] for m in models}
+        for (m, d, _), o in zip(runs, res):
+            out.setdefault(key(m, d), {})[o.run.seed] = (o.metrics["accuracy"] if o.ok else math.nan,
+                                                          o.best_val_acc if o.ok else math.nan)
+    stacks = [(m, d) for m, d in jobs if not m.cell]
+    vectors = {d: data.embeddings if d is None else sweep_pca(data.embeddings, d) for _, d in stacks}
+    specs = [([(getattr(tw, m.tokenwise), vectors[d], s, dict(m.kw)) for s in seeds], data.train, data.val,
+              data.test, list(seeds), cfg.epochs, BATCH_SIZE, LR, device, m.label, False) for m, d in stacks]
+    if specs:
+        for (m, d), res in zip(stacks, parallel.run(fit_stack, specs, workers=workers, label="token-wise stack")):
+            out[key(m, d)] = {s: (r["metrics"]["accuracy"] if r["metrics"] else math.nan,
+                                  float(np.max(r["fit"].history.series("val_acc"))) if r["metrics"] else math.nan)
+                              for s, r in zip(seeds, res)}
+    return {key(m, d): out[key(m, d)] for m, d in jobs}
 
 
 def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_models=CLAIM_MODELS) -> dict:
@@ -271,27 +275,24 @@ def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_mod
     for rung, data in (("ours", r0), ("window", r1)):
         for k, per_seed in train_models(everyone, data, seeds, cfg, device).items():
             acc[k][rung] = {s: final for s, (final, _) in per_seed.items()}
-    t_course, pca_s = time.perf_counter(), 0.0
+    t_course = time.perf_counter()
     sizes, dims = {}, sorted(set(cfg.trend_dims) | {GLOVE_DIM})
     trend = {m.key: {d: {} for d in dims} for m in models}
-    for s in seeds:
+    for s in seeds:     # each seed its own shuffle of the 50k: the split's runs and the trend's, side by side
         data = course_split(cfg, s, table)
         sizes = {"train": len(data.train), "held-out": len(data.test), "report test": len(data.val)}
-        for k, per_seed in train_models(everyone, data, [s], cfg, device).items():
+        for k, per_seed in train_models(everyone, data, [s], cfg, device, trend=models,
+                                        trend_dims=cfg.trend_dims).items():
+            if isinstance(k, tuple):                 # (model, PCA dimension): the dimension trend
+                trend[k[0]][k[1]][s] = per_seed[s][0]
+                continue
             acc[k]["split"][s], acc[k]["test"][s] = per_seed[s]
             if k in trend:
                 trend[k][GLOVE_DIM][s] = per_seed[s][0]
-        t0 = time.perf_counter()
-        for d in cfg.trend_dims:      # the same runs on a PCA projection of the vectors: the dimension trend
-            low = replace(data, embeddings=sweep_pca(data.embeddings, d))
-            for k, per_seed in train_models(models, low, [s], cfg, device).items():
-                trend[k][d][s] = per_seed[s][0]
-        pca_s += time.perf_counter() - t0
     for k in trend:
         acc[k]["glove100"] = extrapolate(acc[k]["test"], trend[k])
     end = time.perf_counter()
-    took = {"data": t_rungs - t_start, "rungs 0–1": t_course - t_rungs, "rungs 2–3": end - t_course - pca_s,
-            "the PCA trend": pca_s}
+    took = {"data": t_rungs - t_start, "rungs 0–1": t_course - t_rungs, "rungs 2–3 and the PCA trend": end - t_course}
     print(f"{end - t_start:,.0f} s on {cfg.workers or sweep.default_workers(device)} process(es): "
           + ", ".join(f"{k} {v:,.0f} s" for k, v in took.items()))
     notes = {"ours": {"train": len(r0.train), "validation": len(r0.val), "test": len(r0.test)},
