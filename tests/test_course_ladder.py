@@ -1,7 +1,7 @@
 """The attribution ladder of issue 20 (idl_helpers.experiments.course_ladder): rungs, verdict rule, extrapolation.
 
-Fast (no data): the rung definitions, the verdict rule against hand-computed numbers, and one tiny training
-that checks the worker count changes no number.
+Fast (no data, no training): the rung definitions, and the verdict rule against hand-computed numbers; one
+heavy test (`make test-heavy`) trains tiny models on one worker and on two and checks the numbers agree.
 """
 
 import math
@@ -163,6 +163,7 @@ def test_summary_says_which_claims_change_verdict_with_the_pipeline():
     assert "0 of 1 claims keep one verdict" in text and "changes with the pipeline for: GRU beats RNN (ReLU, 64)" in text
 
 
+@pytest.mark.heavy  # four worker processes start (≈ 20–30 s under load): `make test` stays under 5 min
 def test_train_models_gives_the_same_numbers_on_one_worker_or_two():
     """The ladder shares its runs out over the cores (recurrent stacks, then token-wise stacks, each also on
     PCA-projected vectors for the dimension trend): the worker count changes the time only. Each model's
