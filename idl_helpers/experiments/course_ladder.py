@@ -35,7 +35,8 @@ The verdict (:func:`ladder_verdict`) compares the last rung's predicted number w
 *explained* when within the 95% prediction band of one run of the report's procedure (the last
 rung's seeds, each measured on its own 500 test reviews: their spread holds the 500-review noise);
 *partly explained* when not, but the ladder moved our number toward the report's by more than that
-band; *not explained* otherwise; *inconclusive* without a band (one seed).
+band; *not explained* otherwise; *inconclusive* without a band (one seed), or in place of an
+agreement (*explained*, *within noise already*) when the band reaches a coin's accuracy.
 
 What the ladder keeps from our pipeline on purpose: our models mask padding (the course's Keras
 cell ran all 100 steps, over the zero padding too), our validation-free training length (the
@@ -328,6 +329,7 @@ def extrapolate(last: dict, trend: dict, to_dim: int = REPORT_GLOVE_DIM) -> dict
 
 EXPLAINED, PARTLY, NOT_EXPLAINED, INCONCLUSIVE = "explained", "partly explained", "not explained", "inconclusive"
 WITHIN_NOISE = "within noise already"     # the gap before the ladder is inside the band: nothing to attribute
+CHANCE = 0.5             # a coin's accuracy on the balanced reviews: a band reaching it can agree with anything
 
 
 @dataclass
@@ -339,9 +341,16 @@ class LadderVerdict:
     noise: float          # 95% prediction band half-width of the report's run around the prediction
 
     @property
+    def reaches_chance(self) -> bool:
+        """The band around the ladder's number reaches a coin's accuracy: agreement with it says nothing."""
+        return bool(self.predicted - self.noise <= CHANCE)
+
+    @property
     def text(self) -> str:
+        chance = f", down to chance ({CHANCE:g})" if self.verdict == INCONCLUSIVE and self.reaches_chance else ""
         return (f"{self.verdict}: ours {self.ours:.3f} → ladder {self.predicted:.3f} vs report {self.report:.3f} "
-                f"(gap {self.ours - self.report:+.3f} → {self.predicted - self.report:+.3f}; 95% band ±{self.noise:.3f})")
+                f"(gap {self.ours - self.report:+.3f} → {self.predicted - self.report:+.3f}; 95% band "
+                f"±{self.noise:.3f}{chance})")
 
 
 def ladder_verdict(report: float, ours, predicted) -> LadderVerdict:
@@ -353,7 +362,10 @@ def ladder_verdict(report: float, ours, predicted) -> LadderVerdict:
     added a second time). Within noise already when ``|mean(ours) − report| ≤ band`` (the ladder is
     credited with nothing); else explained when ``|mean(predicted) − report| ≤ band``; partly explained when
     not, but ``|gap after| ≤ |gap before| − band`` (the ladder moved our number toward the report's by
-    more than the band); else not explained; inconclusive without a band (fewer than two seeds)."""
+    more than the band); else not explained; inconclusive without a band (fewer than two seeds), and
+    in place of *within noise already* or *explained* when the band reaches :data:`CHANCE` (runs that
+    barely learn spread so widely that agreeing with the report says nothing; a report outside even
+    that band still counts as not explained)."""
     o, p = stats.finite(ours), stats.finite(predicted)
     mo = float(o.mean()) if len(o) else math.nan
     mp = float(p.mean()) if len(p) else math.nan
@@ -363,7 +375,8 @@ def ladder_verdict(report: float, ours, predicted) -> LadderVerdict:
     before, after = abs(mo - report), abs(mp - report)
     v = (WITHIN_NOISE if before <= band else EXPLAINED if after <= band else PARTLY if after <= before - band
          else NOT_EXPLAINED)
-    return LadderVerdict(v, report, mo, mp, band)
+    out = LadderVerdict(v, report, mo, mp, band)
+    return replace(out, verdict=INCONCLUSIVE) if v in (WITHIN_NOISE, EXPLAINED) and out.reaches_chance else out
 
 
 # ----------------------------------------------------------------------------- tables, records, figure
