@@ -71,14 +71,14 @@ def test_a_band_reaching_chance_makes_agreement_inconclusive_but_not_a_miss():
     # band = t(2, .975)·sd·√(1 + 1/3) = 4.303 · 0.15 · 1.1547 = 0.745: 0.70 − 0.745 reaches a coin's 0.5
     wide = cl.ladder_verdict(0.80, [0.70, 0.71, 0.72], [0.55, 0.70, 0.85])
     assert wide.reaches_chance and wide.verdict == cl.INCONCLUSIVE          # would be "within noise already"
-    assert wide.noise == pytest.approx(0.7454, abs=1e-3) and "down to chance" in wide.text
+    assert wide.noise == pytest.approx(0.7454, abs=1e-3) and "reaches chance" in wide.text
     explained = cl.ladder_verdict(0.80, [0.60, 0.61, 0.62], [0.55, 0.80, 1.05])
     assert explained.verdict == cl.INCONCLUSIVE                             # would be "explained"
     # band 0.100 around 0.55 reaches chance, yet the report (0.80) lies outside it: still a miss
     sd = 0.1 / (4.302653 * (4 / 3) ** 0.5)
     miss = cl.ladder_verdict(0.80, [0.60, 0.61, 0.62], [0.55 - sd, 0.55, 0.55 + sd])
     assert miss.reaches_chance and miss.noise == pytest.approx(0.1, abs=1e-4)
-    assert miss.verdict == cl.NOT_EXPLAINED and "down to chance" not in miss.text
+    assert miss.verdict == cl.NOT_EXPLAINED and "reaches chance" not in miss.text
 
 
 def test_band_edge_counts_as_explained():

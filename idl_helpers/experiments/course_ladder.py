@@ -347,7 +347,7 @@ class LadderVerdict:
 
     @property
     def text(self) -> str:
-        chance = f", down to chance ({CHANCE:g})" if self.verdict == INCONCLUSIVE and self.reaches_chance else ""
+        chance = f" reaches chance, {CHANCE:g}" if self.verdict == INCONCLUSIVE and self.reaches_chance else ""
         return (f"{self.verdict}: ours {self.ours:.3f} → ladder {self.predicted:.3f} vs report {self.report:.3f} "
                 f"(gap {self.ours - self.report:+.3f} → {self.predicted - self.report:+.3f}; 95% band "
                 f"±{self.noise:.3f}{chance})")
