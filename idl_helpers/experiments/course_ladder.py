@@ -218,11 +218,19 @@ def course_split(cfg, seed: int, table: dict) -> RungData:
 # ----------------------------------------------------------------------------- training
 
 
+def _workers(cfg, device: str) -> int:
+    """The profile's worker count, or one per core (:func:`idl_helpers.training.sweep.default_workers`)."""
+    from idl_helpers.training import sweep
+
+    return cfg.workers or sweep.default_workers(device)
+
+
 def train_models(models, data: RungData, seeds, cfg, device: str = "cpu", trend=(), trend_dims=()) -> dict:
     """Train each model once per seed on ``data``: ``{model key: {seed: (final test accuracy,
     best per-epoch accuracy)}}`` (NaN for a run that diverged). With ``trend`` models and
     ``trend_dims``, those models also train on each PCA projection of the vectors (the dimension
-    trend, :func:`sweep_pca`), under the key ``(model key, dim)``.
+    trend, :func:`~idl_helpers.training.sweep.pca_embeddings`, as the model pages' probes), under the
+    key ``(model key, dim)``.
 
     Both cores work: every recurrent run goes to one :func:`~idl_helpers.training.sweep.run_all`
     (each model's seeds one stack, the stacks shared out over the workers; a PCA run projects the
@@ -234,7 +242,7 @@ def train_models(models, data: RungData, seeds, cfg, device: str = "cpu", trend=
     from idl_helpers.training import sweep
     from idl_helpers.training.tokenwise import fit_stack
 
-    workers = cfg.workers or sweep.default_workers(device)
+    workers = _workers(cfg, device)
     jobs = [(m, None) for m in models] + [(m, d) for d in trend_dims for m in trend]
     key = lambda m, d: m.key if d is None else (m.key, d)
     out = {}
@@ -247,7 +255,7 @@ def train_models(models, data: RungData, seeds, cfg, device: str = "cpu", trend=
             out.setdefault(key(m, d), {})[o.run.seed] = (o.metrics["accuracy"] if o.ok else math.nan,
                                                           o.best_val_acc if o.ok else math.nan)
     stacks = [(m, d) for m, d in jobs if not m.cell]
-    vectors = {d: data.embeddings if d is None else sweep_pca(data.embeddings, d) for _, d in stacks}
+    vectors = {d: data.embeddings if d is None else sweep.pca_embeddings(data.embeddings, d) for _, d in stacks}
     specs = [([(getattr(tw, m.tokenwise), vectors[d], s, dict(m.kw)) for s in seeds], data.train, data.val,
               data.test, list(seeds), cfg.epochs, BATCH_SIZE, LR, device, m.label, False) for m, d in stacks]
     if specs:
@@ -263,8 +271,6 @@ def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_mod
     ``claim_models`` are trained on the measured rungs only (for :func:`claims`): no dimension trend.
     Prints one line: how long each part took."""
     import time
-
-    from idl_helpers.training import sweep
 
     seeds = [seed + i for i in range(cfg.n_seeds)]
     t_start = time.perf_counter()
@@ -294,18 +300,11 @@ def run_ladder(cfg, seed: int = 0, device: str = "cpu", models=MODELS, claim_mod
         acc[k]["glove100"] = extrapolate(acc[k]["test"], trend[k])
     end = time.perf_counter()
     took = {"data": t_rungs - t_start, "rungs 0–1": t_course - t_rungs, "rungs 2–3 and the PCA trend": end - t_course}
-    print(f"{end - t_start:,.0f} s on {cfg.workers or sweep.default_workers(device)} process(es): "
+    print(f"{end - t_start:,.0f} s on {_workers(cfg, device)} process(es): "
           + ", ".join(f"{k} {v:,.0f} s" for k, v in took.items()))
     notes = {"ours": {"train": len(r0.train), "validation": len(r0.val), "test": len(r0.test)},
              "course": sizes, "oov": str(table["oov"]), "variant": table["variant"], "seeds": seeds}
     return {"acc": acc, "trend": trend, "notes": notes}
-
-
-def sweep_pca(embeddings, dim: int) -> np.ndarray:
-    """The vectors projected on their first ``dim`` principal components (as the model pages' probes)."""
-    from idl_helpers.training.sweep import pca_embeddings
-
-    return pca_embeddings(embeddings, dim)
 
 
 def extrapolate(last: dict, trend: dict, to_dim: int = REPORT_GLOVE_DIM) -> dict:
